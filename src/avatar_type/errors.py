@@ -1,0 +1,21 @@
+"""Errors that name the file, source or parameter at fault and say what to fix."""
+
+
+class AvatarTypeError(Exception):
+    """Base class for errors the pipeline reports to users without a traceback."""
+
+
+class SourceError(AvatarTypeError):
+    """A source in sources.yaml is misconfigured or could not be materialised."""
+
+    def __init__(self, source: str, message: str) -> None:
+        super().__init__(f"source {source!r}: {message}")
+        self.source = source
+
+
+class ParamsError(AvatarTypeError):
+    """A parameter in params.yaml is missing or invalid."""
+
+
+class UnsafeArchiveError(AvatarTypeError):
+    """An archive member would escape the target, is a link, or decompresses too far."""

@@ -1,0 +1,139 @@
+"""Safe extraction of zip and tar archives: no path traversal, no links, no decompression bombs."""
+
+from __future__ import annotations
+
+import fnmatch
+import shutil
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+from avatar_type.errors import UnsafeArchiveError
+
+MAX_TOTAL_BYTES = 2 * 1024**3  # all extracted members together
+MAX_MEMBER_BYTES = 512 * 1024**2
+MAX_ZIP_RATIO = 200  # uncompressed/compressed; images compress far less than this
+
+
+@dataclass(frozen=True)
+class Member:
+    """A regular file inside an archive."""
+
+    path: str  # POSIX path inside the archive
+    size: int
+
+
+def matches(path: str, include: tuple[str, ...], exclude: tuple[str, ...] = ()) -> bool:
+    """fnmatch-style selection on the full POSIX path; ``*`` also crosses ``/``."""
+    return any(fnmatch.fnmatchcase(path, p) for p in include) and not any(
+        fnmatch.fnmatchcase(path, p) for p in exclude
+    )
+
+
+def safe_relpath(name: str, archive: Path) -> str:
+    """Normalise a member name; refuse absolute paths and ``..`` components."""
+    posix = PurePosixPath(name.replace("\\", "/"))
+    if posix.is_absolute() or ".." in posix.parts or ":" in name or not posix.parts:
+        raise UnsafeArchiveError(f"{archive}: member {name!r} would extract outside the target")
+    return posix.as_posix()
+
+
+def _zip_members(zf: zipfile.ZipFile, archive: Path) -> Iterator[tuple[Member, zipfile.ZipInfo]]:
+    for info in zf.infolist():
+        if info.is_dir():
+            continue
+        mode = info.external_attr >> 16
+        if mode and (mode & 0o170000) == 0o120000:
+            raise UnsafeArchiveError(f"{archive}: member {info.filename!r} is a symbolic link")
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > 1024**2 and ratio > MAX_ZIP_RATIO:
+            raise UnsafeArchiveError(
+                f"{archive}: member {info.filename!r} expands {ratio:.0f}x (decompression bomb?)"
+            )
+        yield Member(safe_relpath(info.filename, archive), info.file_size), info
+
+
+def _tar_members(tf: tarfile.TarFile, archive: Path) -> Iterator[tuple[Member, tarfile.TarInfo]]:
+    for info in tf:
+        if info.isdir():
+            continue
+        if info.issym() or info.islnk():
+            raise UnsafeArchiveError(f"{archive}: member {info.name!r} is a link")
+        if not info.isfile():
+            raise UnsafeArchiveError(f"{archive}: member {info.name!r} is not a regular file")
+        yield Member(safe_relpath(info.name, archive), info.size), info
+
+
+def _copy_limited(src: IO[bytes], dst: Path, limit: int, archive: Path, name: str) -> int:
+    """Copy at most ``limit`` bytes; a member that reads past its limit is a bomb."""
+    written = 0
+    with dst.open("wb") as out:
+        while chunk := src.read(1024 * 1024):
+            written += len(chunk)
+            if written > limit:
+                out.close()
+                dst.unlink()
+                raise UnsafeArchiveError(f"{archive}: member {name!r} exceeds {limit} bytes")
+            out.write(chunk)
+    return written
+
+
+def extract(
+    archive: Path,
+    dest: Path,
+    include: tuple[str, ...] = ("*",),
+    exclude: tuple[str, ...] = (),
+    max_total_bytes: int = MAX_TOTAL_BYTES,
+) -> list[str]:
+    """Extract the regular files matching ``include``/``exclude`` into ``dest``.
+
+    Returns the extracted POSIX paths (relative to ``dest``), sorted. Raises UnsafeArchiveError
+    naming the archive and member for traversal, links or oversized members, and ValueError for
+    a file that is neither zip nor tar.
+    """
+    archive = Path(archive)
+    extracted: list[str] = []
+    total = 0
+
+    def take(member: Member, opener) -> None:
+        nonlocal total
+        if not matches(member.path, include, exclude):
+            return
+        if member.size > MAX_MEMBER_BYTES or total + member.size > max_total_bytes:
+            raise UnsafeArchiveError(f"{archive}: member {member.path!r} is too large")
+        target = dest / member.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with opener() as src:
+            total += _copy_limited(src, target, min(MAX_MEMBER_BYTES, max_total_bytes - total),
+                                   archive, member.path)
+        extracted.append(member.path)
+
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            for member, info in _zip_members(zf, archive):
+                take(member, lambda info=info: zf.open(info))
+    elif tarfile.is_tarfile(archive):
+        with tarfile.open(archive) as tf:
+            for member, info in _tar_members(tf, archive):
+                take(member, lambda info=info: tf.extractfile(info))
+    else:
+        raise ValueError(f"{archive}: not a zip or tar archive")
+    return sorted(extracted)
+
+
+def copy_tree(src: Path, dest: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:
+    """Copy matching regular files of a folder (symlinks are skipped, never followed)."""
+    copied = []
+    for path in sorted(src.rglob("*")):
+        if path.is_symlink() or not path.is_file():
+            continue
+        rel = path.relative_to(src).as_posix()
+        if matches(rel, include, exclude):
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            copied.append(rel)
+    return copied

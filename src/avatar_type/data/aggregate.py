@@ -77,11 +77,18 @@ def tasks_from_raw(raw_dir: Path) -> list[Task]:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         files_dir = manifest_path.parent / "files"
         for entry in manifest["files"]:
-            tasks.append(Task(
-                source=manifest["source"], path=entry["path"], file=str(files_dir / entry["path"]),
-                label=entry["label"], group=entry["group"], licence=manifest["licence"],
-                generator=entry.get("generator", ""), face_crop=bool(manifest["face_crop"]),
-            ))
+            tasks.append(
+                Task(
+                    source=manifest["source"],
+                    path=entry["path"],
+                    file=str(files_dir / entry["path"]),
+                    label=entry["label"],
+                    group=entry["group"],
+                    licence=manifest["licence"],
+                    generator=entry.get("generator", ""),
+                    face_crop=bool(manifest["face_crop"]),
+                )
+            )
     return tasks
 
 
@@ -107,13 +114,21 @@ def process(task: Task, cfg: AggregateConfig) -> tuple[list[dict], str | None]:
         if min(crop.shape[:2]) < cfg.min_side:
             continue
         small = resize(crop, cfg.size)
-        rows.append({
-            "id": image_id(task.source, task.path, face), "label": task.label,
-            "source": task.source, "path": task.path, "face": face, "group": task.group,
-            "licence": task.licence, "generator": task.generator,
-            **{f"orig_{k}": v for k, v in meta.items()},
-            "phash": int(phash64(small)), "jpeg": encode_jpeg(small, cfg.jpeg_quality),
-        })
+        rows.append(
+            {
+                "id": image_id(task.source, task.path, face),
+                "label": task.label,
+                "source": task.source,
+                "path": task.path,
+                "face": face,
+                "group": task.group,
+                "licence": task.licence,
+                "generator": task.generator,
+                **{f"orig_{k}": v for k, v in meta.items()},
+                "phash": int(phash64(small)),
+                "jpeg": encode_jpeg(small, cfg.jpeg_quality),
+            }
+        )
     if not rows:
         return [], f"every face crop is smaller than {cfg.min_side} px"
     return rows, None
@@ -128,15 +143,24 @@ def _run(tasks: list[Task], cfg: AggregateConfig) -> Iterable[tuple[list[dict], 
         yield from tqdm(pool.map(process, tasks, [cfg] * len(tasks), chunksize=16), **bar)
 
 
-def aggregate(raw_dir: Path, out_dir: Path, cfg: AggregateConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+def aggregate(
+    raw_dir: Path, out_dir: Path, cfg: AggregateConfig
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Write ``out_dir/images/<id>.jpg``, ``index.csv`` and ``rejects.csv``; return both tables."""
     tasks = tasks_from_raw(raw_dir)
     rows: list[dict] = []
     rejects: list[dict] = []
     for task, (task_rows, reason) in zip(tasks, _run(tasks, cfg), strict=True):
         if reason is not None:
-            rejects.append({"source": task.source, "path": task.path, "label": task.label,
-                            "reason": reason, "duplicate_of": ""})
+            rejects.append(
+                {
+                    "source": task.source,
+                    "path": task.path,
+                    "label": task.label,
+                    "reason": reason,
+                    "duplicate_of": "",
+                }
+            )
         rows.extend(task_rows)
     index = pd.DataFrame(rows)
     if index.empty:
@@ -147,8 +171,15 @@ def aggregate(raw_dir: Path, out_dir: Path, cfg: AggregateConfig) -> tuple[pd.Da
     for i in np.nonzero(dup_of >= 0)[0]:
         row, kept = index.iloc[i], index.iloc[dup_of[i]]
         same = "exact" if row["phash"] == kept["phash"] else "near"
-        rejects.append({"source": row["source"], "path": row["path"], "label": row["label"],
-                        "reason": f"{same} duplicate (pHash)", "duplicate_of": kept["id"]})
+        rejects.append(
+            {
+                "source": row["source"],
+                "path": row["path"],
+                "label": row["label"],
+                "reason": f"{same} duplicate (pHash)",
+                "duplicate_of": kept["id"],
+            }
+        )
     index = index[dup_of < 0].reset_index(drop=True)
     groups = near_duplicate_groups(index["phash"].to_numpy(dtype=np.uint64), cfg.group_distance)
     index["dup_group"] = [index["id"].iat[g] for g in groups]
@@ -161,7 +192,9 @@ def aggregate(raw_dir: Path, out_dir: Path, cfg: AggregateConfig) -> tuple[pd.Da
     index["file_size"] = sizes
     index["phash"] = [f"{int(h):016x}" for h in index["phash"]]
     index = index.drop(columns=["jpeg"])
-    rejects_df = pd.DataFrame(rejects, columns=["source", "path", "label", "reason", "duplicate_of"])
+    rejects_df = pd.DataFrame(
+        rejects, columns=["source", "path", "label", "reason", "duplicate_of"]
+    )
     index.to_csv(Path(out_dir) / "index.csv", index=False)
     rejects_df.to_csv(Path(out_dir) / "rejects.csv", index=False)
     log.info("aggregate: %d images kept, %d rejected", len(index), len(rejects_df))

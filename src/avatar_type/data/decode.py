@@ -14,10 +14,75 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 # libjpeg's standard luminance table at quality 50, used to estimate a JPEG's quality.
-_STD_LUMA = np.array([
-    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
-    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113,
-    92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99], dtype=np.float64)
+_STD_LUMA = np.array(
+    [
+        16,
+        11,
+        10,
+        16,
+        24,
+        40,
+        51,
+        61,
+        12,
+        12,
+        14,
+        19,
+        26,
+        58,
+        60,
+        55,
+        14,
+        13,
+        16,
+        24,
+        40,
+        57,
+        69,
+        56,
+        14,
+        17,
+        22,
+        29,
+        51,
+        87,
+        80,
+        62,
+        18,
+        22,
+        37,
+        56,
+        68,
+        109,
+        103,
+        77,
+        24,
+        35,
+        55,
+        64,
+        81,
+        104,
+        113,
+        92,
+        49,
+        64,
+        78,
+        87,
+        103,
+        121,
+        120,
+        101,
+        72,
+        92,
+        95,
+        98,
+        112,
+        100,
+        103,
+        99,
+    ],
+    dtype=np.float64,
+)
 
 
 class Rejected(Exception):
@@ -67,7 +132,9 @@ def _to_rgb_or_rgba(image: Image.Image) -> Image.Image:
         image = _to_8bit(image)
     if image.mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    if image.mode in ("LA", "PA", "RGBa", "La") or (image.mode == "L" and "transparency" in image.info):
+    if image.mode in ("LA", "PA", "RGBa", "La") or (
+        image.mode == "L" and "transparency" in image.info
+    ):
         image = image.convert("RGBA")
     if image.mode not in ("RGB", "RGBA"):
         image = image.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
@@ -90,7 +157,9 @@ def decode(path: Path, min_side: int, max_pixels: int) -> Decoded:
                 fmt = image.format or "UNKNOWN"
                 width, height = image.size
                 if width * height > max_pixels:
-                    raise Rejected(f"{width}x{height} exceeds {max_pixels} pixels (decompression bomb?)")
+                    raise Rejected(
+                        f"{width}x{height} exceeds {max_pixels} pixels (decompression bomb?)"
+                    )
                 frames = int(getattr(image, "n_frames", 1))
                 quality = estimate_jpeg_quality(image) if fmt == "JPEG" else -1
                 mode = image.mode
@@ -110,6 +179,13 @@ def decode(path: Path, min_side: int, max_pixels: int) -> Decoded:
     if min(w, h) < min_side:
         raise Rejected(f"too small: {w}x{h} < {min_side} px")
     return Decoded(
-        pixels=np.asarray(converted).copy(), format=fmt, width=width, height=height, mode=mode,
-        file_size=size, has_alpha=converted.mode == "RGBA", jpeg_quality=quality, frames=frames,
+        pixels=np.asarray(converted).copy(),
+        format=fmt,
+        width=width,
+        height=height,
+        mode=mode,
+        file_size=size,
+        has_alpha=converted.mode == "RGBA",
+        jpeg_quality=quality,
+        frames=frames,
     )

@@ -40,7 +40,7 @@ def find_duplicates(hashes: np.ndarray, max_distance: int) -> np.ndarray:
 
 
 def near_duplicate_groups(hashes: np.ndarray, max_distance: int) -> np.ndarray:
-    """Connected components of the graph linking hashes within ``max_distance`` (a group id each)."""
+    """A group id per hash: connected components of hashes within ``max_distance``."""
     hashes = np.asarray(hashes, dtype=np.uint64)
     parent = np.arange(len(hashes))
 

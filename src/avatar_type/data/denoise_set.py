@@ -1,4 +1,4 @@
-"""The denoise stage: read the normalised images, optionally filter them, pack them into one array."""
+"""The denoise stage: read normalised images, optionally filter them, pack them in one array."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ def denoise_set(aggregated: Path, out_dir: Path, enabled: bool, tolerance: int) 
     index.to_csv(Path(out_dir) / packed.INDEX, index=False)
     share = pd.Series(changed).groupby(index["label"].to_numpy()).mean()
     return {
-        "enabled": enabled, "tolerance": tolerance,
+        "enabled": enabled,
+        "tolerance": tolerance,
         "changed_pixel_share": {label: round(float(v), 6) for label, v in share.items()},
     }

@@ -17,9 +17,12 @@ def _cascade() -> cv2.CascadeClassifier:
     return cascade
 
 
-def detect_faces(rgb: np.ndarray, min_size: int = 40, min_neighbors: int = 6) -> list[tuple[int, int, int, int]]:
+def detect_faces(
+    rgb: np.ndarray, min_size: int = 40, min_neighbors: int = 6
+) -> list[tuple[int, int, int, int]]:
     """Face boxes (x, y, w, h), largest first, with overlapping detections merged by OpenCV."""
     grey = cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
-    boxes = _cascade().detectMultiScale(grey, scaleFactor=1.1, minNeighbors=min_neighbors,
-                                        minSize=(min_size, min_size))
+    boxes = _cascade().detectMultiScale(
+        grey, scaleFactor=1.1, minNeighbors=min_neighbors, minSize=(min_size, min_size)
+    )
     return sorted((tuple(int(v) for v in b) for b in boxes), key=lambda b: -b[2] * b[3])

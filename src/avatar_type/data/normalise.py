@@ -20,7 +20,7 @@ def background(height: int, width: int, key: str) -> np.ndarray:
     c0, c1 = rng.integers(0, 256, size=(2, 3)).astype(np.float32)
     angle = rng.uniform(0, 2 * np.pi)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    t = (np.cos(angle) * xx / max(width - 1, 1) + np.sin(angle) * yy / max(height - 1, 1))
+    t = np.cos(angle) * xx / max(width - 1, 1) + np.sin(angle) * yy / max(height - 1, 1)
     t = (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
     img = c0 + (c1 - c0) * t[..., None]
     img += rng.normal(0, rng.uniform(0, 6), size=img.shape).astype(np.float32)
@@ -37,8 +37,9 @@ def composite(pixels: np.ndarray, key: str) -> np.ndarray:
     return np.clip(out.round(), 0, 255).astype(np.uint8)
 
 
-def square_crop(pixels: np.ndarray, box: tuple[int, int, int, int] | None = None,
-                margin: float = 1.0) -> np.ndarray:
+def square_crop(
+    pixels: np.ndarray, box: tuple[int, int, int, int] | None = None, margin: float = 1.0
+) -> np.ndarray:
     """Centre square crop, or a square around ``box`` (x, y, w, h) scaled by ``margin``.
 
     The square is clipped to the image, so a face near the border gives a smaller crop.
@@ -51,8 +52,8 @@ def square_crop(pixels: np.ndarray, box: tuple[int, int, int, int] | None = None
     bx, by, bw, bh = box
     cx, cy = bx + bw / 2.0, by + bh / 2.0
     half = min(max(bw, bh) * margin / 2.0, cx, cy, w - cx, h - cy)
-    x0, y0 = int(round(cx - half)), int(round(cy - half))
-    side = max(int(round(2 * half)), 1)
+    x0, y0 = round(cx - half), round(cy - half)
+    side = max(round(2 * half), 1)
     return pixels[y0 : y0 + side, x0 : x0 + side]
 
 

@@ -18,8 +18,9 @@ INDEX = "index.csv"
 def create(out_dir: Path, count: int, size: int) -> np.memmap:
     """A writable memory-mapped array for ``count`` images of ``size`` x ``size``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    return np.lib.format.open_memmap(out_dir / IMAGES, mode="w+", dtype=np.uint8,
-                                     shape=(count, size, size, 3))
+    return np.lib.format.open_memmap(
+        out_dir / IMAGES, mode="w+", dtype=np.uint8, shape=(count, size, size, 3)
+    )
 
 
 def load(pack_dir: Path) -> tuple[np.ndarray, pd.DataFrame]:

@@ -1,4 +1,4 @@
-"""Can file metadata alone predict the label? If so, a model can cheat; after normalisation it must not.
+"""Can file metadata alone predict the label? Then a model can cheat; normalised files must not.
 
 A random forest sees only metadata (format, width, height, file size, JPEG quality, alpha) and is
 scored by cross-validated balanced accuracy: chance is 1/K for K classes.
@@ -34,8 +34,9 @@ def audit(meta: pd.DataFrame, labels: pd.Series, seed: int, folds: int = 5) -> f
     folds = int(min(folds, counts.min()))
     if folds < 2:
         raise ValueError("shortcut audit needs at least 2 images of every class")
-    model = RandomForestClassifier(n_estimators=200, min_samples_leaf=2, random_state=seed,
-                                   class_weight="balanced", n_jobs=1)
+    model = RandomForestClassifier(
+        n_estimators=200, min_samples_leaf=2, random_state=seed, class_weight="balanced", n_jobs=1
+    )
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     pred = cross_val_predict(model, metadata_features(meta), y, cv=cv)
     return float(balanced_accuracy_score(y, pred))
@@ -43,11 +44,16 @@ def audit(meta: pd.DataFrame, labels: pd.Series, seed: int, folds: int = 5) -> f
 
 def original_metadata(index: pd.DataFrame) -> pd.DataFrame:
     """The metadata of the files as they came in."""
-    return pd.DataFrame({
-        "format": index["orig_format"], "width": index["orig_width"],
-        "height": index["orig_height"], "file_size": index["orig_file_size"],
-        "jpeg_quality": index["orig_jpeg_quality"], "has_alpha": index["orig_has_alpha"],
-    })
+    return pd.DataFrame(
+        {
+            "format": index["orig_format"],
+            "width": index["orig_width"],
+            "height": index["orig_height"],
+            "file_size": index["orig_file_size"],
+            "jpeg_quality": index["orig_jpeg_quality"],
+            "has_alpha": index["orig_has_alpha"],
+        }
+    )
 
 
 def file_metadata(paths: list[Path]) -> pd.DataFrame:
@@ -55,9 +61,14 @@ def file_metadata(paths: list[Path]) -> pd.DataFrame:
     rows = []
     for path in paths:
         with Image.open(path) as image:
-            rows.append({
-                "format": image.format, "width": image.width, "height": image.height,
-                "file_size": path.stat().st_size, "has_alpha": "A" in image.getbands(),
-                "jpeg_quality": estimate_jpeg_quality(image) if image.format == "JPEG" else -1,
-            })
+            rows.append(
+                {
+                    "format": image.format,
+                    "width": image.width,
+                    "height": image.height,
+                    "file_size": path.stat().st_size,
+                    "has_alpha": "A" in image.getbands(),
+                    "jpeg_quality": estimate_jpeg_quality(image) if image.format == "JPEG" else -1,
+                }
+            )
     return pd.DataFrame(rows)

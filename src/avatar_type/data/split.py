@@ -62,8 +62,9 @@ def _take(table: pd.DataFrame, target: int) -> list[str]:
     return chosen
 
 
-def scenario_targets(available: Mapping[str, int], shares: Mapping[str, float] | str,
-                     max_images: int | None = None) -> dict[str, int]:
+def scenario_targets(
+    available: Mapping[str, int], shares: Mapping[str, float] | str, max_images: int | None = None
+) -> dict[str, int]:
     """Per-class image counts for a scenario: the largest set with these shares that fits."""
     if shares == "natural":
         targets = dict(available)
@@ -84,9 +85,14 @@ def scenario_targets(available: Mapping[str, int], shares: Mapping[str, float] |
     return {c: int(total * weights[c]) for c in CLASSES}
 
 
-def make_split(index: pd.DataFrame, shares: Mapping[str, float] | str, seed: int,
-               balanced_test_fraction: float, fractions: Mapping[str, float],
-               max_images: int | None = None) -> pd.DataFrame:
+def make_split(
+    index: pd.DataFrame,
+    shares: Mapping[str, float] | str,
+    seed: int,
+    balanced_test_fraction: float,
+    fractions: Mapping[str, float],
+    max_images: int | None = None,
+) -> pd.DataFrame:
     """Assign every row of ``index`` to a split (or to none: column ``split`` empty)."""
     fr = {k: float(fractions[k]) for k in ("train", "val", "test")}
     if any(v < 0 for v in fr.values()) or abs(sum(fr.values()) - 1) > 1e-6:
@@ -121,6 +127,12 @@ def make_split(index: pd.DataFrame, shares: Mapping[str, float] | str, seed: int
         assignment.update({u: "val" for u in val})
         assignment.update({u: "train" for u in rest.drop(val).index})
 
-    out = pd.DataFrame({"id": index["id"], "label": index["label"],
-                        "unit": units, "split": [assignment.get(u, "") for u in units]})
+    out = pd.DataFrame(
+        {
+            "id": index["id"],
+            "label": index["label"],
+            "unit": units,
+            "split": [assignment.get(u, "") for u in units],
+        }
+    )
     return out

@@ -107,8 +107,9 @@ def extract(
         target = dest / member.path
         target.parent.mkdir(parents=True, exist_ok=True)
         with opener() as src:
-            total += _copy_limited(src, target, min(MAX_MEMBER_BYTES, max_total_bytes - total),
-                                   archive, member.path)
+            total += _copy_limited(
+                src, target, min(MAX_MEMBER_BYTES, max_total_bytes - total), archive, member.path
+            )
         extracted.append(member.path)
 
     if zipfile.is_zipfile(archive):
@@ -124,7 +125,9 @@ def extract(
     return sorted(extracted)
 
 
-def copy_tree(src: Path, dest: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:
+def copy_tree(
+    src: Path, dest: Path, include: tuple[str, ...], exclude: tuple[str, ...]
+) -> list[str]:
     """Copy matching regular files of a folder (symlinks are skipped, never followed)."""
     copied = []
     for path in sorted(src.rglob("*")):

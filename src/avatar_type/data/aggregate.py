@@ -35,8 +35,9 @@ class AggregateConfig:
     min_side: int = 24
     max_pixels: int = 40_000_000
     face_margin: float = 1.8
-    face_min_size: int = 40
-    face_min_neighbors: int = 6
+    face_min_fraction: float = 0.08  # smallest face, as a share of the image's shorter side
+    face_min_neighbors: int = 8
+    face_fallback_whole: bool = True  # no face found: keep the whole image rather than reject
     dedupe_distance: int = 4
     group_distance: int = 10
     workers: int = 2
@@ -101,13 +102,14 @@ def process(task: Task, cfg: AggregateConfig) -> tuple[list[dict], str | None]:
     except Exception as exc:  # a decoder bug must not end the run; it is recorded instead
         return [], f"unexpected decoder error: {type(exc).__name__}: {exc}"
     rgb = composite(decoded.pixels, f"{task.source}/{task.path}")
+    crops = [(-1, square_crop(rgb))]
     if task.face_crop:
-        boxes = detect_faces(rgb, cfg.face_min_size, cfg.face_min_neighbors)
-        if not boxes:
+        min_size = max(cfg.min_side, round(cfg.face_min_fraction * min(rgb.shape[:2])))
+        boxes = detect_faces(rgb, min_size, cfg.face_min_neighbors)
+        if boxes:
+            crops = [(k, square_crop(rgb, box, cfg.face_margin)) for k, box in enumerate(boxes)]
+        elif not cfg.face_fallback_whole:
             return [], "no face found for face cropping"
-        crops = [(k, square_crop(rgb, box, cfg.face_margin)) for k, box in enumerate(boxes)]
-    else:
-        crops = [(-1, square_crop(rgb))]
     meta = {k: v for k, v in asdict(decoded).items() if k != "pixels"}
     rows = []
     for face, crop in crops:

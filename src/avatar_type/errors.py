@@ -19,3 +19,7 @@ class ParamsError(AvatarTypeError):
 
 class UnsafeArchiveError(AvatarTypeError):
     """An archive member would escape the target, is a link, or decompresses too far."""
+
+
+class WeightsError(AvatarTypeError):
+    """Model weights are unknown, missing, unreachable or fail their sha256 check."""

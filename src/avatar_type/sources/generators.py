@@ -114,13 +114,24 @@ def gan_face(spec: SourceSpec, out: Path) -> dict[str, dict[str, Any]]:
     net.load_state_dict({k.removeprefix("main."): v for k, v in state.items()}, strict=True)
     net.eval()
     files = {}
+    count, batch = pin["count"], 64
     with torch.inference_mode():
-        for i in tqdm(range(pin["count"]), desc=spec.name, unit="img", mininterval=2):
-            z = torch.randn(1, 100, 1, 1, generator=torch.Generator().manual_seed(pin["seed"] + i))
-            pixels = ((net(z)[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0)
-            rel = f"face_{i:05d}.png"
-            Image.fromarray(pixels.numpy(), "RGB").save(out / rel)
-            files[rel] = {"generator": spec.options.get("generator", "dcgan")}
+        for start in tqdm(range(0, count, batch), desc=spec.name, unit="batch", mininterval=2):
+            ids = range(start, min(start + batch, count))
+            # one seed per image, so image i never depends on the batch it is drawn in
+            z = torch.cat(
+                [
+                    torch.randn(
+                        1, 100, 1, 1, generator=torch.Generator().manual_seed(pin["seed"] + i)
+                    )
+                    for i in ids
+                ]
+            )
+            pixels = ((net(z).clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1)
+            for i, image in zip(ids, pixels.numpy(), strict=True):
+                rel = f"face_{i:05d}.png"
+                Image.fromarray(image, "RGB").save(out / rel)
+                files[rel] = {"generator": spec.options.get("generator", "dcgan")}
     return files
 
 

@@ -1,0 +1,1 @@
+"""Model registry, custom nets, offline weights and freeze plans."""

@@ -1,0 +1,1 @@
+"""Training: data feeding, augmentation, imbalance handling, the loop, checkpoints, DDP."""

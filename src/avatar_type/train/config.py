@@ -1,0 +1,100 @@
+"""A model's training settings (one entry of ``models:`` in params.yaml), validated."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from avatar_type.errors import ParamsError
+from avatar_type.train.imbalance import check_method
+
+MODES = ("full", "frozen", "partial", "progressive", "few_shot", "linear_probe")
+SCHEDULERS = ("plateau", "cosine")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    flip: bool = True
+    jitter: float = 0.1
+    rotate: float = 0.0
+    translate: float = 0.05
+    minority_ratio: float = 0.5  # classes below this share of the largest get strong augmentation
+    strong_jitter: float = 0.3
+    strong_rotate: float = 30.0
+    strong_translate: float = 0.15
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    arch: str
+    weights: str = "none"
+    mode: str = "full"
+    img_size: int = 96
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    scheduler: str = "plateau"
+    plateau_factor: float = 0.5
+    plateau_patience: int = 2
+    early_stopping: int = 4  # epochs without a better validation macro-F1
+    drop_rate: float = 0.0
+    imbalance: str = "weighted_loss"
+    allow_double_correction: bool = False
+    logit_tau: float = 1.0
+    partial_groups: int = 2  # partial: trainable last backbone groups
+    head_epochs: int = 2  # progressive: stage 1 epochs (head only)
+    unfreeze_groups: int = 2  # progressive: groups unfrozen in stage 2
+    stage2_lr_factor: float = 0.1
+    few_shot_per_class: int = 16
+    probe_c: float = 1.0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    @classmethod
+    def from_params(cls, raw: dict[str, Any], where: str) -> TrainConfig:
+        """Validate a params entry; errors name ``where`` and the bad key."""
+        if not isinstance(raw, dict):
+            raise ParamsError(f"{where}: expected a mapping")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(raw) - known
+        if unknown:
+            raise ParamsError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
+        if "arch" not in raw:
+            raise ParamsError(f"{where}: missing key 'arch'")
+        values = dict(raw)
+        aug = values.pop("augment", {}) or {}
+        aug_known = {f.name for f in dataclasses.fields(AugmentConfig)}
+        if set(aug) - aug_known:
+            raise ParamsError(f"{where}.augment: unknown keys {sorted(set(aug) - aug_known)}")
+        try:
+            cfg = cls(**values, augment=AugmentConfig(**aug))
+        except TypeError as exc:
+            raise ParamsError(f"{where}: {exc}") from exc
+        cfg.validate(where)
+        return cfg
+
+    def validate(self, where: str) -> None:
+        if self.mode not in MODES:
+            raise ParamsError(f"{where}.mode: {self.mode!r} is not one of {', '.join(MODES)}")
+        if self.scheduler not in SCHEDULERS:
+            raise ParamsError(f"{where}.scheduler: {self.scheduler!r} is not one of {SCHEDULERS}")
+        for key in ("img_size", "epochs", "batch_size"):
+            if not isinstance(getattr(self, key), int) or getattr(self, key) <= 0:
+                raise ParamsError(f"{where}.{key}: must be a positive integer")
+        if not self.lr > 0:
+            raise ParamsError(f"{where}.lr: must be positive")
+        check_method(self.imbalance, self.allow_double_correction, where)
+        if self.mode == "progressive" and self.head_epochs >= self.epochs:
+            raise ParamsError(f"{where}.head_epochs must be smaller than epochs for progressive")
+
+    @property
+    def uses_frozen_features(self) -> bool:
+        return self.mode in ("frozen", "linear_probe")
+
+    def fingerprint(self) -> str:
+        """A short hash of every setting (checkpoints only resume under the same config)."""
+        blob = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]

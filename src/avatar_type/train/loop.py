@@ -1,0 +1,403 @@
+"""The training loop: every mode, imbalance method, checkpoint/resume, AMP and DDP in one place.
+
+A run trains one model on one scenario's split. It checkpoints after every epoch outside the DVC
+outputs, so a killed run started again with the same settings resumes after its last finished
+epoch and, on CPU, ends with the same weights as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
+from torch import nn
+
+from avatar_type.labels import CLASSES
+from avatar_type.models.freeze import backbone_groups, head_parameter_names, set_trainable
+from avatar_type.models.registry import build_model, data_config
+from avatar_type.train import imbalance
+from avatar_type.train.augment import AugmentStrength, augment, minority_classes, strengths_for
+from avatar_type.train.checkpoint import Checkpointer
+from avatar_type.train.config import TrainConfig
+from avatar_type.train.data import Normalise, packed_at, split_rows
+from avatar_type.train.distributed import Dist
+from avatar_type.train.features import cached_features, embed, feature_key
+from avatar_type.train.output import EpochLogger, save_model
+
+log = logging.getLogger(__name__)
+K = len(CLASSES)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how to run: device, precision, and the paths of one run's outputs."""
+
+    device: torch.device
+    amp: bool
+    channels_last: bool
+    model_dir: Path
+    metrics_file: Path
+    live_dir: Path
+    checkpoint_dir: Path
+    seed: int = 42
+
+
+def resolve_device(preference: str) -> torch.device:
+    """``auto`` picks CUDA when present; ``cpu``/``cuda``/``cuda:1`` force one."""
+    if preference == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(preference)
+
+
+def _few_shot(rows: np.ndarray, y: np.ndarray, per_class: int, seed: int):
+    rng = np.random.default_rng(seed)
+    keep = np.concatenate([rng.permutation(np.nonzero(y == k)[0])[:per_class] for k in range(K)])
+    keep.sort()
+    return rows[keep], y[keep]
+
+
+def _scores(y: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
+    return (
+        float(accuracy_score(y, pred)),
+        float(f1_score(y, pred, average="macro", labels=list(range(K)), zero_division=0)),
+    )
+
+
+class Batches:
+    """Yields (inputs, labels) for an epoch: images from the pack or cached features."""
+
+    def __init__(
+        self,
+        data: np.ndarray,
+        rows: np.ndarray,
+        y: np.ndarray,
+        batch_size: int,
+        device: torch.device,
+    ):
+        self.data, self.rows, self.y = data, rows, y
+        self.batch_size, self.device = batch_size, device
+
+    def epoch(self, order: np.ndarray) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for start in range(0, len(order), self.batch_size):
+            pick = order[start : start + self.batch_size]
+            batch = torch.from_numpy(np.ascontiguousarray(self.data[self.rows[pick]]))
+            yield (
+                batch.to(self.device, non_blocking=True),
+                torch.from_numpy(self.y[pick]).to(self.device),
+            )
+
+
+# (inputs, labels, generator, training?) -> model input
+Transform = Callable[[torch.Tensor, torch.Tensor, torch.Generator | None, bool], torch.Tensor]
+
+
+def _as_float(x: torch.Tensor, _y: torch.Tensor, _gen, _train: bool) -> torch.Tensor:
+    return x.float()
+
+
+def _epoch_order(cfg: TrainConfig, y: np.ndarray, gen: torch.Generator, dist: Dist) -> np.ndarray:
+    if cfg.imbalance in ("weighted_sampler", "loss_and_sampler"):
+        order = np.array(list(imbalance.sampler(y, K, gen)))
+    else:
+        order = torch.randperm(len(y), generator=gen).numpy()
+    return order[dist.rank :: dist.world]
+
+
+@torch.inference_mode()
+def _evaluate(net: nn.Module, batches: Batches, loss_fn, transform: Transform) -> dict[str, float]:
+    net.eval()
+    losses, preds = [], []
+    for x, y in batches.epoch(np.arange(len(batches.y))):
+        logits = net(transform(x, y, None, False)).float()
+        losses.append(float(loss_fn(logits, y, train=False)) * len(y))
+        preds.append(logits.argmax(1).cpu().numpy())
+    pred = np.concatenate(preds)
+    acc, f1 = _scores(batches.y, pred)
+    return {"loss": sum(losses) / len(batches.y), "accuracy": acc, "macro_f1": f1}
+
+
+def _make_loss(cfg: TrainConfig, y_train: np.ndarray, device: torch.device):
+    weight = None
+    if cfg.imbalance in ("weighted_loss", "loss_and_sampler"):
+        weight = imbalance.class_weights(y_train, K).to(device)
+    prior = imbalance.log_prior(y_train, K).to(device) * cfg.logit_tau
+
+    def loss_fn(logits: torch.Tensor, y: torch.Tensor, train: bool = True) -> torch.Tensor:
+        if train and cfg.imbalance == "logit_adjust":
+            logits = logits + prior  # Menon et al.: adjust during training only
+        return F.cross_entropy(logits, y, weight=weight if train else None)
+
+    return loss_fn
+
+
+def _param_groups(net: nn.Module, cfg: TrainConfig) -> list[dict]:
+    """Head at lr; backbone at lr (full/partial) or lr x factor (progressive stage 2)."""
+    if not hasattr(net, "get_classifier"):  # a bare classifier trained on cached features
+        return [{"params": list(net.parameters()), "lr": cfg.lr}]
+    head = head_parameter_names(net)
+    named = dict(net.named_parameters())
+    if cfg.mode in ("full", "few_shot"):
+        rest = [p for n, p in named.items() if n not in head]
+        factor = 1.0
+    else:
+        last = cfg.partial_groups if cfg.mode == "partial" else cfg.unfreeze_groups
+        names = [n for g in backbone_groups(net)[-last:] for n in g] if last > 0 else []
+        rest = [named[n] for n in names]
+        factor = cfg.stage2_lr_factor if cfg.mode == "progressive" else 1.0
+    groups = [{"params": [named[n] for n in sorted(head)], "lr": cfg.lr}]
+    if rest:
+        groups.append({"params": rest, "lr": cfg.lr * factor})
+    return groups
+
+
+def _apply_stage(net: nn.Module, cfg: TrainConfig, epoch: int) -> None:
+    if cfg.mode in ("full", "few_shot") or not hasattr(net, "get_classifier"):
+        set_trainable(net, None)
+    elif cfg.mode == "partial":
+        set_trainable(net, cfg.partial_groups)
+    elif cfg.mode == "progressive":
+        set_trainable(net, 0 if epoch < cfg.head_epochs else cfg.unfreeze_groups)
+
+
+def _fit(
+    net: nn.Module,
+    cfg: TrainConfig,
+    rt: Runtime,
+    train: Batches,
+    val: Batches,
+    trainable_model: nn.Module,
+    dist: Dist,
+    transform: Transform = _as_float,
+) -> dict:
+    """Epochs with early stopping on validation macro-F1; returns the run summary."""
+    gen = torch.Generator().manual_seed(rt.seed)
+    loss_fn = _make_loss(cfg, train.y, rt.device)
+    groups = _param_groups(trainable_model, cfg)
+    optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+    if cfg.scheduler == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
+    else:
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="max", factor=cfg.plateau_factor, patience=cfg.plateau_patience
+        )
+    ckpt = Checkpointer(rt.checkpoint_dir, cfg.fingerprint(), enabled=dist.is_main)
+    state = ckpt.resume(trainable_model, optimizer, scheduler, gen)
+    logger = EpochLogger(rt.live_dir, resume=state["epoch"] > 0, enabled=dist.is_main)
+    seen, seconds = state["images_seen"], state["train_seconds"]
+    for epoch in range(state["epoch"], cfg.epochs):
+        _apply_stage(trainable_model, cfg, epoch)
+        net.train()
+        start, losses, preds, ys = time.perf_counter(), [], [], []
+        for x, y in train.epoch(_epoch_order(cfg, train.y, gen, dist)):
+            x = transform(x, y, gen, True)
+            with torch.autocast(rt.device.type, dtype=torch.bfloat16, enabled=rt.amp):
+                logits = net(x)
+            loss = loss_fn(logits.float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss) * len(y))
+            preds.append(logits.argmax(1).detach().cpu().numpy())
+            ys.append(y.cpu().numpy())
+        seconds += time.perf_counter() - start
+        seen += sum(len(v) for v in ys) * dist.world
+        acc, f1 = _scores(np.concatenate(ys), np.concatenate(preds))
+        metrics = {
+            "train_loss": sum(losses) / max(len(np.concatenate(ys)), 1),
+            "train_accuracy": acc,
+            "train_macro_f1": f1,
+        }
+        metrics.update({f"val_{k}": v for k, v in _evaluate(net, val, loss_fn, transform).items()})
+        metrics["lr"] = optimizer.param_groups[0]["lr"]
+        if cfg.scheduler == "cosine":
+            scheduler.step()
+        else:
+            scheduler.step(metrics["val_macro_f1"])
+        improved = metrics["val_macro_f1"] > state["best_f1"]
+        if improved:
+            state.update(
+                best_f1=metrics["val_macro_f1"],
+                best_epoch=epoch + 1,
+                bad_epochs=0,
+                best_state={k: v.detach().clone() for k, v in trainable_model.state_dict().items()},
+            )
+        else:
+            state["bad_epochs"] += 1
+        state["history"].append(metrics)
+        state.update(epoch=epoch + 1, images_seen=seen, train_seconds=seconds)
+        logger.log(metrics)
+        ckpt.save(trainable_model, optimizer, scheduler, gen, state)
+        log.info(
+            "epoch %d/%d %s",
+            epoch + 1,
+            cfg.epochs,
+            " ".join(f"{k}={v:.4f}" for k, v in metrics.items()),
+        )
+        if state["bad_epochs"] >= cfg.early_stopping:
+            log.info("early stopping: no better val macro-F1 for %d epochs", cfg.early_stopping)
+            break
+    logger.close()
+    trainable_model.load_state_dict(state["best_state"])
+    return state
+
+
+def train_run(
+    cfg: TrainConfig,
+    key: str,
+    scenario: str,
+    pack_dir: Path,
+    split_csv: Path,
+    rt: Runtime,
+    dist: Dist | None = None,
+) -> dict:
+    """Train ``key`` on ``scenario``; write weights, card, metrics and logs; return metrics."""
+    dist = dist or Dist.from_env(rt.device)
+    torch.manual_seed(rt.seed)
+    torch.use_deterministic_algorithms(rt.device.type == "cpu", warn_only=True)
+    images, index = packed_at(pack_dir, cfg.img_size)
+    split = pd.read_csv(split_csv, keep_default_na=False)
+    train_rows, train_y = split_rows(index, split, "train")
+    val_rows, val_y = split_rows(index, split, "val")
+    if cfg.mode == "few_shot":
+        train_rows, train_y = _few_shot(train_rows, train_y, cfg.few_shot_per_class, rt.seed)
+    counts = np.bincount(train_y, minlength=K)
+    if (counts == 0).any():
+        raise ValueError(f"{split_csv}: no training image of {CLASSES[int(np.argmin(counts))]}")
+
+    model = build_model(cfg.arch, cfg.weights, img_size=cfg.img_size, drop_rate=cfg.drop_rate)
+    dc = data_config(model)
+    normalise = Normalise(dc["mean"], dc["std"]).to(rt.device)
+    model.to(rt.device)
+    channels_last = rt.channels_last and rt.device.type == "cuda"
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+
+    if cfg.uses_frozen_features:
+        state = _train_on_features(
+            cfg, model, images, normalise, pack_dir, train_rows, train_y, val_rows, val_y, rt, dist
+        )
+    else:
+        light = AugmentStrength(
+            cfg.augment.jitter, cfg.augment.rotate, cfg.augment.translate, cfg.augment.flip
+        )
+        strong = AugmentStrength(
+            cfg.augment.strong_jitter,
+            cfg.augment.strong_rotate,
+            cfg.augment.strong_translate,
+            cfg.augment.flip,
+        )
+        minority = minority_classes(counts.tolist(), cfg.augment.minority_ratio)
+
+        def transform(x: torch.Tensor, y: torch.Tensor, gen, train: bool) -> torch.Tensor:
+            raw = x.permute(0, 3, 1, 2).float()
+            if train:
+                raw = augment(raw, strengths_for(y, minority, light, strong), gen)
+            out = normalise.nchw(raw)
+            return out.contiguous(memory_format=torch.channels_last) if channels_last else out
+
+        net = dist.wrap(model)
+        state = _fit(
+            net,
+            cfg,
+            rt,
+            Batches(images, train_rows, train_y, cfg.batch_size, rt.device),
+            Batches(images, val_rows, val_y, cfg.batch_size, rt.device),
+            model,
+            dist,
+            transform,
+        )
+    summary = {
+        "best_val_macro_f1": round(state["best_f1"], 6),
+        "best_epoch": state["best_epoch"],
+        "epochs": state["epoch"],
+        "train_seconds": round(state["train_seconds"], 3),
+        "images_per_second": round(state["images_seen"] / max(state["train_seconds"], 1e-9), 2),
+        "train_images": len(train_y),
+        "train_class_counts": dict(zip(CLASSES, counts.tolist(), strict=True)),
+        "mode": cfg.mode,
+        "device": rt.device.type,
+    }
+    if dist.is_main:
+        save_model(
+            model,
+            rt.model_dir,
+            card={
+                "model": key,
+                "arch": cfg.arch,
+                "classes": list(CLASSES),
+                "scenario": scenario,
+                "preprocessing": {"img_size": cfg.img_size, **dc},
+                "params": dataclasses.asdict(cfg),
+                "summary": summary,
+            },
+        )
+        from avatar_type.runner import write_json
+
+        write_json(rt.metrics_file, summary)
+        Checkpointer(rt.checkpoint_dir, cfg.fingerprint()).clear()
+    dist.close()
+    return summary
+
+
+def _train_on_features(
+    cfg: TrainConfig,
+    model: nn.Module,
+    images: np.ndarray,
+    normalise,
+    pack_dir: Path,
+    train_rows,
+    train_y,
+    val_rows,
+    val_y,
+    rt: Runtime,
+    dist: Dist,
+) -> dict:
+    """frozen: a linear head trained by the loop; linear_probe: scikit-learn's LogisticRegression.
+
+    Only the classifier changes; every backbone weight stays exactly as loaded.
+    """
+    from avatar_type.data import packed
+
+    key = feature_key(cfg.arch, cfg.weights, cfg.img_size, Path(pack_dir) / packed.IMAGES)
+    features = cached_features(
+        key, lambda: embed(model, images, normalise, rt.device, desc=f"{cfg.arch} features")
+    )
+    head = model.get_classifier()
+    if not isinstance(head, nn.Linear):
+        raise ValueError(f"{cfg.arch}: frozen modes need a linear classifier, got {type(head)}")
+    if cfg.mode == "linear_probe":
+        start = time.perf_counter()
+        balanced = cfg.imbalance != "none"
+        probe = LogisticRegression(
+            C=cfg.probe_c, max_iter=2000, class_weight="balanced" if balanced else None
+        )
+        probe.fit(features[train_rows], train_y)
+        seconds = time.perf_counter() - start
+        with torch.no_grad():
+            head.weight.copy_(torch.from_numpy(probe.coef_).float())
+            head.bias.copy_(torch.from_numpy(probe.intercept_).float())
+        _, f1 = _scores(val_y, probe.predict(features[val_rows]))
+        logger = EpochLogger(rt.live_dir, resume=False, enabled=dist.is_main)
+        logger.log({"val_macro_f1": f1})
+        logger.close()
+        return {
+            "best_f1": f1,
+            "best_epoch": 1,
+            "epoch": 1,
+            "train_seconds": seconds,
+            "images_seen": len(train_y),
+        }
+    head_only = nn.Sequential(head)  # the classifier alone, trained on cached features
+    train = Batches(features, train_rows, train_y, cfg.batch_size, rt.device)
+    val = Batches(features, val_rows, val_y, cfg.batch_size, rt.device)
+    return _fit(head_only, dataclasses.replace(cfg, mode="full"), rt, train, val, head_only, dist)

@@ -1,0 +1,47 @@
+"""DVC stage: train one model (an entry of `models:` in params.yaml) on one scenario's split."""
+
+import argparse
+from pathlib import Path
+
+from avatar_type.params import load_yaml
+from avatar_type.runner import run
+from avatar_type.train.config import TrainConfig
+from avatar_type.train.loop import Runtime, resolve_device, train_run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("model")
+    parser.add_argument("scenario")
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--device", help="override train.device (auto, cpu, cuda)")
+    args = parser.parse_args()
+    params = load_yaml(args.params)
+    models = params.get("models") or {}
+    if args.model not in models:
+        raise ValueError(f"{args.params}: models has no entry {args.model!r}")
+    cfg = TrainConfig.from_params(models[args.model], f"models.{args.model}")
+    common = params["train"]
+    run_id = Path(args.model) / args.scenario
+    runtime = Runtime(
+        device=resolve_device(args.device or common["device"]),
+        amp=bool(common["amp"]),
+        channels_last=bool(common["channels_last"]),
+        model_dir=Path("models") / run_id,
+        metrics_file=Path("metrics/train") / f"{run_id}.json",
+        live_dir=Path("dvclive/train") / run_id,
+        checkpoint_dir=Path("data/.cache/checkpoints") / run_id,
+        seed=int(params["seed"]),
+    )
+    train_run(
+        cfg,
+        args.model,
+        args.scenario,
+        Path("data/denoised"),
+        Path("data/splits") / f"{args.scenario}.csv",
+        runtime,
+    )
+
+
+if __name__ == "__main__":
+    run(main)

@@ -147,5 +147,5 @@ def test_changing_one_scenario_reruns_only_it(repo: Path) -> None:
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["split"]["scenarios"]["d50"] = {"drawing": 0.6, "real": 0.2, "generated": 0.2}
     (repo / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
-    status = _dvc(repo, "status", "--json")
+    status = _dvc(repo, "status", "--json", "--with-deps", "split")
     assert set(json.loads(status.stdout)) == {"split@d50"}

@@ -1,0 +1,1 @@
+"""Evaluation: classification, calibration, prior shift, robustness, OOD/bias, embeddings."""

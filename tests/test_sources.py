@@ -336,11 +336,15 @@ def pypi_spec(name: str, sha256: str, package: str = "avpics==1.0", file: str = 
 
 
 def test_pip_selection_args():
-    assert pypi.pip_selection_args("x-1.0-py3-none-any.whl") == ["--only-binary=:all:"]
-    # an sdist: only this package from source (':all:' would also build its build tools)
-    assert pypi.pip_selection_args("x-1.0.tar.gz") == ["--no-binary=x"]
+    assert pypi.pip_selection_args("x-1.0-py3-none-any.whl", "x==1.0") == ["--only-binary=:all:"]
+    # an sdist: only this package from source (':all:' would also build its build tools); the
+    # name comes from the pin, since a hyphenated name cannot be told apart from the version
+    assert pypi.pip_selection_args("x-1.0.tar.gz", "x==1.0") == ["--no-binary=x"]
     assert pypi.pip_selection_args(
-        "x-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+        "opencv-contrib-python-4.10.0.84.tar.gz", "opencv-contrib-python==4.10.0.84"
+    ) == ["--no-binary=opencv-contrib-python"]
+    assert pypi.pip_selection_args(
+        "x-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", "x==1.0"
     ) == [
         "--only-binary=:all:",
         "--platform=manylinux_2_17_x86_64",

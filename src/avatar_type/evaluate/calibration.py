@@ -19,8 +19,13 @@ def reliability_bins(probs: np.ndarray, y: np.ndarray, n_bins: int = 15) -> dict
     with np.errstate(invalid="ignore"):
         confidence = np.bincount(which, weights=conf, minlength=n_bins) / count
         accuracy = np.bincount(which, weights=correct, minlength=n_bins) / count
-    return {"lower": edges[:-1], "upper": edges[1:], "count": count,
-            "confidence": np.nan_to_num(confidence), "accuracy": np.nan_to_num(accuracy)}
+    return {
+        "lower": edges[:-1],
+        "upper": edges[1:],
+        "count": count,
+        "confidence": np.nan_to_num(confidence),
+        "accuracy": np.nan_to_num(accuracy),
+    }
 
 
 def ece(probs: np.ndarray, y: np.ndarray, n_bins: int = 15) -> float:
@@ -72,5 +77,10 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray, max_iter: int = 200) -> f
 
 def calibration_report(probs: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """ECE at 15 bins (and 10, as the study), MCE, NLL and Brier."""
-    return {"ece": ece(probs, y, 15), "ece_10": ece(probs, y, 10), "mce": mce(probs, y, 15),
-            "nll": nll(probs, y), "brier": brier(probs, y)}
+    return {
+        "ece": ece(probs, y, 15),
+        "ece_10": ece(probs, y, 10),
+        "mce": mce(probs, y, 15),
+        "nll": nll(probs, y),
+        "brier": brier(probs, y),
+    }

@@ -13,5 +13,9 @@ def separation(features: np.ndarray, y: np.ndarray) -> dict[str, float]:
     off_diagonal = ~np.eye(len(y), dtype=bool)
     intra = float(d[same & off_diagonal].mean())
     inter = float(d[~same].mean())
-    return {"silhouette": float(silhouette_score(features, y)), "intra_distance": intra,
-            "inter_distance": inter, "separation_ratio": inter / intra if intra > 0 else 0.0}
+    return {
+        "silhouette": float(silhouette_score(features, y)),
+        "intra_distance": intra,
+        "inter_distance": inter,
+        "separation_ratio": inter / intra if intra > 0 else 0.0,
+    }

@@ -18,21 +18,25 @@ def resample_to_priors(y: np.ndarray, priors: np.ndarray, seed: int) -> np.ndarr
     with np.errstate(divide="ignore"):
         total = np.min(np.where(priors > 0, counts / priors, np.inf))
     rng = np.random.default_rng(seed)
-    picks = [rng.choice(np.nonzero(y == k)[0], size=int(np.floor(total * p)), replace=False)
-             for k, p in enumerate(priors)]
+    picks = [
+        rng.choice(np.nonzero(y == k)[0], size=int(np.floor(total * p)), replace=False)
+        for k, p in enumerate(priors)
+    ]
     return np.sort(np.concatenate(picks))
 
 
-def adjust_to_priors(probs: np.ndarray, train_priors: np.ndarray,
-                     test_priors: np.ndarray) -> np.ndarray:
+def adjust_to_priors(
+    probs: np.ndarray, train_priors: np.ndarray, test_priors: np.ndarray
+) -> np.ndarray:
     """Re-weight posteriors from training priors to test priors and renormalise."""
     w = np.asarray(test_priors, float) / np.asarray(train_priors, float)
     adjusted = probs * w
     return adjusted / adjusted.sum(axis=1, keepdims=True)
 
 
-def em_priors(probs: np.ndarray, train_priors: np.ndarray, tol: float = 1e-8,
-              max_iter: int = 1000) -> np.ndarray:
+def em_priors(
+    probs: np.ndarray, train_priors: np.ndarray, tol: float = 1e-8, max_iter: int = 1000
+) -> np.ndarray:
     """EM estimate of the test priors from unlabelled posteriors (Saerens et al. 2002)."""
     train_priors = np.asarray(train_priors, float)
     q = train_priors.copy()

@@ -12,9 +12,9 @@ from pathlib import Path
 from avatar_type.sources.pinned import download as download_pinned
 
 
-def pip_selection_args(filename: str) -> list[str]:
+def pip_selection_args(filename: str, package: str) -> list[str]:
     """pip flags that make ``pip download`` pick exactly the pinned archive type and tags."""
-    name = filename.split("-", 1)[0]
+    name = package.split("==", 1)[0]
     if not filename.endswith(".whl"):
         # only this package from source: ':all:' would also build the build tools from source
         return [f"--no-binary={name}"]
@@ -39,7 +39,7 @@ def download(
         "--disable-pip-version-check",
         "--dest",
         "{dest}",
-        *pip_selection_args(filename),
+        *pip_selection_args(filename, package),
         *(extra_args or []),
         package,
     ]

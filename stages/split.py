@@ -43,6 +43,7 @@ def main() -> None:
         else:
             counts[name] = {c: int((rows["label"] == c).sum()) for c in CLASSES}
     counts["unused"] = int(((split["split"] == "") & ~split["label"].map(is_ood)).sum())
+    counts["largest_unit"] = int(split.groupby("unit").size().max())
     write_json(f"metrics/split/{args.scenario}.json", counts)
 
 

@@ -298,7 +298,7 @@ def test_video_becomes_frames_in_one_group(tmp_path):
     assert manifest["found"] == 4
 
 
-def test_npy_stack_becomes_rows_in_one_group(tmp_path):
+def test_npy_stack_becomes_rows_each_its_own_group(tmp_path):
     src = tmp_path / "in"
     src.mkdir()
     stack = np.random.default_rng(0).random((4, 24, 24, 3))  # floats in [0, 1)
@@ -311,7 +311,7 @@ def test_npy_stack_becomes_rows_in_one_group(tmp_path):
     check_manifest_matches_disk(out, manifest)
     rows = ["stack.npy.rows/row_00000.png", "stack.npy.rows/row_00001.png"]
     assert [e["path"] for e in manifest["files"]] == rows
-    assert {e["group"] for e in manifest["files"]} == {"arr/stack.npy"}
+    assert [e["group"] for e in manifest["files"]] == [f"arr/{r}" for r in rows]
     for k, rel in enumerate(rows):  # rows 1 and 2 of the stack, scaled to 0..255
         with Image.open(out / "files" / rel) as image:
             got = np.asarray(image)

@@ -64,10 +64,12 @@ def _materialise(spec: SourceSpec, files_dir: Path, base: Path) -> dict[str, dic
 
 
 def _expand(spec: SourceSpec, files_dir: Path, files: dict[str, dict]) -> dict[str, dict]:
-    """Replace each video by frames and each image-stack .npy by its rows, grouped with it."""
+    """Replace each video by its frames (grouped with the video) and each image-stack .npy by
+    its rows (one group each: a stack such as LFW's holds many people)."""
     out: dict[str, dict] = {}
     for rel, extra in files.items():
-        if is_video(rel):
+        same_group = is_video(rel)
+        if same_group:
             stills = extract_frames(
                 files_dir / rel,
                 files_dir / f"{rel}.frames",
@@ -89,7 +91,8 @@ def _expand(spec: SourceSpec, files_dir: Path, files: dict[str, dict]) -> dict[s
             continue
         (files_dir / rel).unlink()
         for still in stills:
-            out[still.relative_to(files_dir).as_posix()] = {**extra, "group_of": rel}
+            grouped = {"group_of": rel} if same_group else {}
+            out[still.relative_to(files_dir).as_posix()] = {**extra, **grouped}
     return out
 
 

@@ -79,11 +79,6 @@ def test_custom_nets_follow_the_timm_interface(arch):
     assert out.shape == (2, model.num_features)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="registry.build_model always passes drop_rate=0.0 (TrainConfig.drop_rate default), "
-    "overriding MidCnn's documented dropout 0.5 and DetectorCnn's 0.3",
-)
 def test_custom_nets_keep_their_documented_dropout():
     def rates(arch):
         return [m.p for m in build_model(arch, "none").modules() if isinstance(m, nn.Dropout)]
@@ -135,22 +130,12 @@ def test_missing_weights_file_names_file_and_model(tmp_path):
     assert "resnet18" in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="registry.build_model: the missing-file message says only 'weights file not found'; "
-    "it does not say how to supply one (a .safetensors or .pth state_dict at that path)",
-)
 def test_missing_weights_file_says_how_to_supply_one(tmp_path):
     with pytest.raises(WeightsError) as info:
         build_model("resnet18", str(tmp_path / "resnet18.safetensors"))
     assert ".pth" in str(info.value) and ".safetensors" in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="registry.build_model: a corrupt weights file escapes as SafetensorError/"
-    "RuntimeError from timm instead of WeightsError naming the file",
-)
 @pytest.mark.parametrize("suffix", [".safetensors", ".pth"])
 def test_corrupt_weights_file_is_a_weights_error(tmp_path, suffix):
     bad = tmp_path / f"broken{suffix}"

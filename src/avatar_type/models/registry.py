@@ -34,7 +34,7 @@ def build_model(
     weights: str = "none",
     num_classes: int = len(CLASSES),
     img_size: int | None = None,
-    drop_rate: float = 0.0,
+    drop_rate: float | None = None,
 ) -> nn.Module:
     """Build ``arch`` with ``num_classes`` outputs and the requested weights.
 
@@ -43,7 +43,9 @@ def build_model(
     """
     if arch not in timm.list_models() and arch not in CUSTOM:
         raise WeightsError(f"unknown model {arch!r}: not a timm model or one of {CUSTOM}")
-    kwargs = {"num_classes": num_classes, "drop_rate": drop_rate, **_size_kwargs(arch, img_size)}
+    kwargs = {"num_classes": num_classes, **_size_kwargs(arch, img_size)}
+    if drop_rate is not None:  # otherwise each architecture keeps its own default dropout
+        kwargs["drop_rate"] = drop_rate
     if weights == "none":
         return timm.create_model(arch, pretrained=False, **kwargs)
     if arch in CUSTOM:
@@ -65,10 +67,16 @@ def build_model(
     else:
         path = Path(weights).expanduser()
         if not path.is_file():
-            raise WeightsError(f"{path}: weights file not found (weights spec for {arch})")
-    return timm.create_model(
-        arch, pretrained=True, pretrained_cfg_overlay={"file": str(path)}, **kwargs
-    )
+            raise WeightsError(
+                f"{path}: weights file not found (weights spec for {arch}); put a .safetensors "
+                "or .pth state_dict there, or use weights: imagenet or offline"
+            )
+    try:
+        return timm.create_model(
+            arch, pretrained=True, pretrained_cfg_overlay={"file": str(path)}, **kwargs
+        )
+    except Exception as exc:  # truncated file, wrong format, tensors of another architecture
+        raise WeightsError(f"{path}: cannot load as {arch} weights: {exc}") from exc
 
 
 def _offline_names() -> list[str]:

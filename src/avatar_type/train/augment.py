@@ -22,8 +22,14 @@ class AugmentStrength:
     flip: bool = True
 
 
+def _rand(gen: torch.Generator, device: torch.device, *shape: int) -> torch.Tensor:
+    """Uniform draws from the (CPU) generator, moved to the batch's device: one random stream
+    whatever the device, so CPU and GPU runs augment alike."""
+    return torch.rand(*shape, generator=gen).to(device)
+
+
 def _factors(n: int, amount: float, gen: torch.Generator, device: torch.device) -> torch.Tensor:
-    return 1.0 + (torch.rand(n, generator=gen, device=device) * 2 - 1) * amount
+    return 1.0 + (_rand(gen, device, n) * 2 - 1) * amount
 
 
 def augment(
@@ -36,12 +42,12 @@ def augment(
     shift = torch.tensor([s.translate for s in strengths], device=device)
     flip = torch.tensor([s.flip for s in strengths], device=device)
 
-    do_flip = flip & (torch.rand(n, generator=gen, device=device) < 0.5)
+    do_flip = flip & (_rand(gen, device, n) < 0.5)
     x = torch.where(do_flip.view(n, 1, 1, 1), x.flip(3), x)
 
     if bool((rotate > 0).any() or (shift > 0).any()):
-        angle = (torch.rand(n, generator=gen, device=device) * 2 - 1) * rotate * math.pi / 180
-        t = (torch.rand(n, 2, generator=gen, device=device) * 2 - 1) * shift.view(n, 1) * 2
+        angle = (_rand(gen, device, n) * 2 - 1) * rotate * math.pi / 180
+        t = (_rand(gen, device, n, 2) * 2 - 1) * shift.view(n, 1) * 2
         cos, sin = torch.cos(angle), torch.sin(angle)
         theta = torch.stack(
             [torch.stack([cos, -sin, t[:, 0]], 1), torch.stack([sin, cos, t[:, 1]], 1)], 1

@@ -41,7 +41,7 @@ class TrainConfig:
     plateau_factor: float = 0.5
     plateau_patience: int = 2
     early_stopping: int = 4  # epochs without a better validation macro-F1
-    drop_rate: float = 0.0
+    drop_rate: float | None = None  # None: the architecture's own default
     imbalance: str = "weighted_loss"
     allow_double_correction: bool = False
     logit_tau: float = 1.0
@@ -84,7 +84,14 @@ class TrainConfig:
         for key in ("img_size", "epochs", "batch_size"):
             if not isinstance(getattr(self, key), int) or getattr(self, key) <= 0:
                 raise ParamsError(f"{where}.{key}: must be a positive integer")
-        if not self.lr > 0:
+        for key in ("lr", "weight_decay", "stage2_lr_factor", "probe_c", "logit_tau"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ParamsError(
+                    f"{where}.{key}: expected a non-negative number, got {value!r} "
+                    "(YAML reads 1e-3 as text: write 0.001 or 1.0e-3)"
+                )
+        if self.lr <= 0:
             raise ParamsError(f"{where}.lr: must be positive")
         check_method(self.imbalance, self.allow_double_correction, where)
         if self.mode == "progressive" and self.head_epochs >= self.epochs:

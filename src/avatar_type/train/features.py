@@ -39,10 +39,13 @@ def embed(
     return torch.cat(out).numpy()
 
 
-def feature_key(arch: str, weights: str, img_size: int, pack_file: Path) -> str:
-    """Identity of a feature table: backbone, weights, input size and the exact pixels."""
+def feature_key(arch: str, weights: str, img_size: int, pack_file: Path, seed: int) -> str:
+    """Identity of a feature table: backbone, weights, input size and the exact pixels.
+
+    A randomly initialised backbone (``weights: none``) is identified by the seed that drew it.
+    """
     st = Path(pack_file).stat()
-    weights_id = weights
+    weights_id = f"none:{seed}" if weights == "none" else weights
     if Path(weights).is_file():
         wst = Path(weights).stat()
         weights_id = f"{weights}:{wst.st_size}:{wst.st_mtime_ns}"

@@ -106,11 +106,18 @@ def _as_float(x: torch.Tensor, _y: torch.Tensor, _gen, _train: bool) -> torch.Te
 
 
 def _epoch_order(cfg: TrainConfig, y: np.ndarray, gen: torch.Generator, dist: Dist) -> np.ndarray:
+    """This rank's sample order for one epoch; a final batch of one image is dropped, since
+    batch normalisation cannot train on a single sample."""
     if cfg.imbalance in ("weighted_sampler", "loss_and_sampler"):
         order = np.array(list(imbalance.sampler(y, K, gen)))
     else:
         order = torch.randperm(len(y), generator=gen).numpy()
-    return order[dist.rank :: dist.world]
+    # equal shards (padded like DistributedSampler): every rank runs the same number of
+    # batches and draws the same amount of randomness, so ranks stay in step
+    order = np.resize(order, -(-len(order) // dist.world) * dist.world)[dist.rank :: dist.world]
+    if len(order) % cfg.batch_size == 1 and len(order) > 1:
+        order = order[:-1]
+    return order
 
 
 @torch.inference_mode()
@@ -169,6 +176,15 @@ def _apply_stage(net: nn.Module, cfg: TrainConfig, epoch: int) -> None:
         set_trainable(net, 0 if epoch < cfg.head_epochs else cfg.unfreeze_groups)
 
 
+def _freeze_norm_statistics(model: nn.Module) -> None:
+    """Normalisation layers whose parameters are frozen keep their running statistics too."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            params = list(module.parameters(recurse=False))
+            if params and not any(p.requires_grad for p in params):
+                module.eval()
+
+
 def _fit(
     net: nn.Module,
     cfg: TrainConfig,
@@ -178,8 +194,12 @@ def _fit(
     trainable_model: nn.Module,
     dist: Dist,
     transform: Transform = _as_float,
+    fingerprint: str | None = None,
 ) -> dict:
-    """Epochs with early stopping on validation macro-F1; returns the run summary."""
+    """Epochs with early stopping on validation macro-F1; returns the run summary.
+
+    ``fingerprint`` identifies the run for resuming (default: the config's).
+    """
     gen = torch.Generator().manual_seed(rt.seed)
     loss_fn = _make_loss(cfg, train.y, rt.device)
     groups = _param_groups(trainable_model, cfg)
@@ -190,13 +210,14 @@ def _fit(
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="max", factor=cfg.plateau_factor, patience=cfg.plateau_patience
         )
-    ckpt = Checkpointer(rt.checkpoint_dir, cfg.fingerprint(), enabled=dist.is_main)
+    ckpt = Checkpointer(rt.checkpoint_dir, fingerprint or cfg.fingerprint(), enabled=dist.is_main)
     state = ckpt.resume(trainable_model, optimizer, scheduler, gen)
-    logger = EpochLogger(rt.live_dir, resume=state["epoch"] > 0, enabled=dist.is_main)
+    logger = EpochLogger(rt.live_dir, epochs_done=state["epoch"], enabled=dist.is_main)
     seen, seconds = state["images_seen"], state["train_seconds"]
     for epoch in range(state["epoch"], cfg.epochs):
         _apply_stage(trainable_model, cfg, epoch)
         net.train()
+        _freeze_norm_statistics(trainable_model)
         start, losses, preds, ys = time.perf_counter(), [], [], []
         for x, y in train.epoch(_epoch_order(cfg, train.y, gen, dist)):
             x = transform(x, y, gen, True)
@@ -206,7 +227,7 @@ def _fit(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            losses.append(float(loss) * len(y))
+            losses.append(float(loss.detach()) * len(y))
             preds.append(logits.argmax(1).detach().cpu().numpy())
             ys.append(y.cpu().numpy())
         seconds += time.perf_counter() - start
@@ -325,6 +346,8 @@ def train_run(
         "train_images": len(train_y),
         "train_class_counts": dict(zip(CLASSES, counts.tolist(), strict=True)),
         "mode": cfg.mode,
+        # frozen modes train the classifier on cached features: their speed is the head's
+        "throughput_of": "classifier" if cfg.uses_frozen_features else "model",
         "device": rt.device.type,
     }
     if dist.is_main:
@@ -368,7 +391,7 @@ def _train_on_features(
     """
     from avatar_type.data import packed
 
-    key = feature_key(cfg.arch, cfg.weights, cfg.img_size, Path(pack_dir) / packed.IMAGES)
+    key = feature_key(cfg.arch, cfg.weights, cfg.img_size, Path(pack_dir) / packed.IMAGES, rt.seed)
     features = cached_features(
         key, lambda: embed(model, images, normalise, rt.device, desc=f"{cfg.arch} features")
     )
@@ -387,7 +410,7 @@ def _train_on_features(
             head.weight.copy_(torch.from_numpy(probe.coef_).float())
             head.bias.copy_(torch.from_numpy(probe.intercept_).float())
         _, f1 = _scores(val_y, probe.predict(features[val_rows]))
-        logger = EpochLogger(rt.live_dir, resume=False, enabled=dist.is_main)
+        logger = EpochLogger(rt.live_dir, epochs_done=0, enabled=dist.is_main)
         logger.log({"val_macro_f1": f1})
         logger.close()
         return {
@@ -400,4 +423,13 @@ def _train_on_features(
     head_only = nn.Sequential(head)  # the classifier alone, trained on cached features
     train = Batches(features, train_rows, train_y, cfg.batch_size, rt.device)
     val = Batches(features, val_rows, val_y, cfg.batch_size, rt.device)
-    return _fit(head_only, dataclasses.replace(cfg, mode="full"), rt, train, val, head_only, dist)
+    return _fit(
+        dist.wrap(head_only),
+        dataclasses.replace(cfg, mode="full"),
+        rt,
+        train,
+        val,
+        head_only,
+        dist,
+        fingerprint=f"{cfg.fingerprint()}-head",
+    )

@@ -41,14 +41,19 @@ def load_trained(directory: Path) -> tuple[nn.Module, dict[str, Any]]:
 class EpochLogger:
     """dvclive per-epoch metrics (plots declared in dvc.yaml); a no-op on non-main DDP ranks."""
 
-    def __init__(self, directory: Path, resume: bool, enabled: bool = True) -> None:
+    def __init__(self, directory: Path, epochs_done: int, enabled: bool = True) -> None:
         self.live = None
         if enabled:
             from dvclive import Live
 
             self.live = Live(
-                str(directory), resume=resume, save_dvc_exp=False, dvcyaml=None, report=None
+                str(directory),
+                resume=epochs_done > 0,
+                save_dvc_exp=False,
+                dvcyaml=None,
+                report=None,
             )
+            self.live.step = epochs_done  # the next epoch's step, also after a resume
 
     def log(self, metrics: dict[str, float]) -> None:
         if self.live is None:

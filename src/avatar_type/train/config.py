@@ -20,7 +20,7 @@ class AugmentConfig:
     flip: bool = True
     jitter: float = 0.1
     rotate: float = 0.0
-    translate: float = 0.05
+    translate: float = 0.0
     minority_ratio: float = 0.5  # classes below this share of the largest get strong augmentation
     strong_jitter: float = 0.3
     strong_rotate: float = 30.0

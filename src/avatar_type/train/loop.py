@@ -176,6 +176,26 @@ def _apply_stage(net: nn.Module, cfg: TrainConfig, epoch: int) -> None:
         set_trainable(net, 0 if epoch < cfg.head_epochs else cfg.unfreeze_groups)
 
 
+def image_transform(
+    cfg: TrainConfig, normalise: Normalise, train_counts: list[int], channels_last: bool
+) -> Transform:
+    """uint8 NHWC batch -> model input: augmentation (training only; stronger for minority
+    classes), normalisation and memory format."""
+    aug = cfg.augment
+    light = AugmentStrength(aug.jitter, aug.rotate, aug.translate, aug.flip)
+    strong = AugmentStrength(aug.strong_jitter, aug.strong_rotate, aug.strong_translate, aug.flip)
+    minority = minority_classes(train_counts, aug.minority_ratio)
+
+    def transform(x: torch.Tensor, y: torch.Tensor, gen, train: bool) -> torch.Tensor:
+        raw = x.permute(0, 3, 1, 2).float()
+        if train:
+            raw = augment(raw, strengths_for(y, minority, light, strong), gen)
+        out = normalise.nchw(raw)
+        return out.contiguous(memory_format=torch.channels_last) if channels_last else out
+
+    return transform
+
+
 def _freeze_norm_statistics(model: nn.Module) -> None:
     """Normalisation layers whose parameters are frozen keep their running statistics too."""
     for module in model.modules():
@@ -308,23 +328,7 @@ def train_run(
             cfg, model, images, normalise, pack_dir, train_rows, train_y, val_rows, val_y, rt, dist
         )
     else:
-        light = AugmentStrength(
-            cfg.augment.jitter, cfg.augment.rotate, cfg.augment.translate, cfg.augment.flip
-        )
-        strong = AugmentStrength(
-            cfg.augment.strong_jitter,
-            cfg.augment.strong_rotate,
-            cfg.augment.strong_translate,
-            cfg.augment.flip,
-        )
-        minority = minority_classes(counts.tolist(), cfg.augment.minority_ratio)
-
-        def transform(x: torch.Tensor, y: torch.Tensor, gen, train: bool) -> torch.Tensor:
-            raw = x.permute(0, 3, 1, 2).float()
-            if train:
-                raw = augment(raw, strengths_for(y, minority, light, strong), gen)
-            out = normalise.nchw(raw)
-            return out.contiguous(memory_format=torch.channels_last) if channels_last else out
+        transform = image_transform(cfg, normalise, counts.tolist(), channels_last)
 
         net = dist.wrap(model)
         state = _fit(

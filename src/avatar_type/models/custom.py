@@ -71,20 +71,23 @@ class _TimmLike(nn.Module):
         self.head = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
 
 
-class SimpleCnn(_TimmLike):
-    """Conv 3-8-16-32-64-96 without padding, each with BN, ReLU and 2x2 max-pool; FC 256."""
+class _FiveBlockCnn(_TimmLike):
+    """Conv 3-8-16-32-64-96, each with BN, ReLU and 2x2 max-pool, then FC 256 (Simpsons seed)."""
 
-    def __init__(self, num_classes: int = 3, in_chans: int = 3, drop_rate: float = 0.0) -> None:
+    def __init__(
+        self, num_classes: int, in_chans: int, drop_rate: float, padding: int, head_norm: bool
+    ) -> None:
         super().__init__()
         widths = [in_chans, 8, 16, 32, 64, 96]
         self.features = nn.Sequential(
-            *(_conv_block(a, b, padding=0) for a, b in itertools.pairwise(widths))
+            *(_conv_block(a, b, padding=padding) for a, b in itertools.pairwise(widths))
         )
-        # 96x5x5 at 224 px as in the study; other sizes are pooled to the same 5x5 grid
+        # 96x5x5 at 224 px (unpadded) as in the study; other sizes pool to the same 5x5 grid
         self.pre_head = nn.Sequential(
             nn.AdaptiveAvgPool2d(5),
             nn.Flatten(),
             nn.Linear(96 * 25, 256),
+            *([nn.BatchNorm1d(256)] if head_norm else []),
             nn.ReLU(inplace=True),
             nn.Dropout(drop_rate),
         )
@@ -92,25 +95,18 @@ class SimpleCnn(_TimmLike):
         self.head = nn.Linear(256, num_classes) if num_classes else nn.Identity()
 
 
-class MidCnn(_TimmLike):
+class SimpleCnn(_FiveBlockCnn):
+    """Unpadded convolutions (needs at least 94 px), no dropout by default."""
+
+    def __init__(self, num_classes: int = 3, in_chans: int = 3, drop_rate: float = 0.0) -> None:
+        super().__init__(num_classes, in_chans, drop_rate, padding=0, head_norm=False)
+
+
+class MidCnn(_FiveBlockCnn):
     """SimpleCnn with padded convolutions, BatchNorm1d in the head and dropout 0.5."""
 
     def __init__(self, num_classes: int = 3, in_chans: int = 3, drop_rate: float = 0.5) -> None:
-        super().__init__()
-        widths = [in_chans, 8, 16, 32, 64, 96]
-        self.features = nn.Sequential(
-            *(_conv_block(a, b, padding=1) for a, b in itertools.pairwise(widths))
-        )
-        self.pre_head = nn.Sequential(
-            nn.AdaptiveAvgPool2d(5),
-            nn.Flatten(),
-            nn.Linear(96 * 25, 256),
-            nn.BatchNorm1d(256),
-            nn.ReLU(inplace=True),
-            nn.Dropout(drop_rate),
-        )
-        self.num_features = 256
-        self.head = nn.Linear(256, num_classes) if num_classes else nn.Identity()
+        super().__init__(num_classes, in_chans, drop_rate, padding=1, head_norm=True)
 
 
 class DetectorCnn(_TimmLike):

@@ -25,26 +25,12 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def section(params: Mapping[str, Any], dotted: str) -> dict[str, Any]:
-    """Return the mapping at a dotted key such as ``split.scenarios.d50``."""
-    node: Any = params
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            raise ParamsError(f"params: missing key {dotted!r}")
-        node = node[part]
-    if not isinstance(node, Mapping):
-        raise ParamsError(f"params: {dotted!r} must be a mapping")
-    return dict(node)
-
-
-def require(mapping: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+def require(mapping: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
     """Return ``mapping[key]`` checked against ``kind``; the error names ``where.key``."""
     if key not in mapping:
         raise ParamsError(f"{where}: missing key {key!r}")
     value = mapping[key]
-    if kind in (float, (int, float)) and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-        raise ParamsError(f"{where}.{key}: expected {names}, got {value!r}")
+    # bool is an int in Python: a flag must not pass for a number, nor a number for a flag
+    if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
+        raise ParamsError(f"{where}.{key}: expected {kind.__name__}, got {value!r}")
     return value

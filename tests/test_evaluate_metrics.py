@@ -110,3 +110,59 @@ def test_separation_of_two_known_clusters():
     b = (10 + np.sqrt(101)) / 2
     assert result["silhouette"] == pytest.approx((b - 1) / b)
     assert result["separation_ratio"] == pytest.approx(result["inter_distance"])
+
+
+def test_classification_report_by_hand():
+    from avatar_type.evaluate.classification import classification_report
+
+    y = np.array([0, 0, 1, 1, 2, 2])
+    pred = np.array([0, 1, 1, 1, 2, 0])
+    probs = np.eye(3)[pred] * 0.8 + 0.2 / 3
+    report = classification_report(probs, y)
+    assert report["accuracy"] == pytest.approx(4 / 6)
+    assert report["confusion"] == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
+    assert report["per_class"]["real"] == pytest.approx(
+        {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+    )
+    assert report["per_class"]["drawing"]["precision"] == pytest.approx(2 / 3)
+    assert report["balanced_accuracy"] == pytest.approx((0.5 + 1 + 0.5) / 3)
+    f1_drawing, f1_generated = 2 * (2 / 3) / (2 / 3 + 1), 2 * 0.5 / 1.5
+    assert report["macro_f1"] == pytest.approx((0.5 + f1_drawing + f1_generated) / 3)
+
+
+def test_permuted_outputs_fail_a_consistency_check():
+    """A model whose output columns are in another class order cannot pass: the study's bug."""
+    from avatar_type.evaluate.classification import classification_report
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    good = np.eye(3)[y] * 0.9 + 0.1 / 3
+    assert classification_report(good, y)["macro_f1"] == 1.0
+    permuted = good[:, [1, 2, 0]]  # alphabetical (drawing, generated, real) read as (real, ...)
+    report = classification_report(permuted, y)
+    assert report["macro_f1"] == 0.0 and report["balanced_accuracy"] == 0.0
+
+
+def test_corruptions_are_deterministic_and_graded():
+    from avatar_type.evaluate.corruptions import CORRUPTIONS, SEVERITIES, corrupt_all
+
+    rng = np.random.default_rng(3)
+    images = rng.integers(40, 200, (4, 32, 32, 3), dtype=np.uint8)
+    for name, severities in SEVERITIES.items():
+        assert name in CORRUPTIONS
+        changes = []
+        for severity in severities:
+            a = corrupt_all(images, name, severity, seed=7)
+            assert a.dtype == np.uint8 and a.shape == images.shape
+            assert np.array_equal(a, corrupt_all(images, name, severity, seed=7))
+            changes.append(np.abs(a.astype(int) - images).mean())
+        assert changes == sorted(changes), (name, changes)  # stronger severity, bigger change
+    # the study's settings are among the severities
+    assert 15.0 in SEVERITIES["gaussian_noise"] and 5.0 in SEVERITIES["gaussian_blur"]
+    assert 1.5 in SEVERITIES["brightness"] and 15.0 in SEVERITIES["rotation"]
+    assert 30.0 in SEVERITIES["jpeg"]
+    # noise of sigma 15 has the right strength
+    flat = np.full((1, 64, 64, 3), 128, np.uint8)
+    noisy = corrupt_all(flat, "gaussian_noise", 15.0, seed=1).astype(float)
+    assert noisy.std() == pytest.approx(15.0, rel=0.05)
+    assert corrupt_all(flat, "brightness", 1.5, seed=0).max() == 192

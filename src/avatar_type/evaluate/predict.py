@@ -1,0 +1,60 @@
+"""Run a trained model over rows of a pack: logits and penultimate features, in class order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from avatar_type.labels import CLASSES
+from avatar_type.train.data import Normalise
+
+
+@dataclass
+class Outputs:
+    """Per-image logits (N, K) and penultimate features (N, D)."""
+
+    logits: np.ndarray
+    features: np.ndarray
+
+    def probabilities(self, temperature: float = 1.0) -> np.ndarray:
+        z = self.logits / temperature
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+
+@torch.inference_mode()
+def run_model(
+    model: nn.Module,
+    card: dict,
+    images: np.ndarray,
+    batch_size: int = 128,
+    device: torch.device | None = None,
+) -> Outputs:
+    """Logits and features of a uint8 NHWC array, preprocessed as the model's card says."""
+    device = device or torch.device("cpu")
+    pre = card["preprocessing"]
+    normalise = Normalise(tuple(pre["mean"]), tuple(pre["std"])).to(device)
+    model = model.eval().to(device)
+    logits, features = [], []
+    for start in range(0, len(images), batch_size):
+        x = normalise(
+            torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size])).to(device)
+        )
+        pooled = model.forward_head(model.forward_features(x), pre_logits=True)
+        features.append(pooled.float().cpu())
+        logits.append(model.get_classifier()(pooled).float().cpu())
+    return Outputs(torch.cat(logits).numpy(), torch.cat(features).numpy())
+
+
+def probability_table(ids: pd.Series, labels: pd.Series, probs: np.ndarray) -> pd.DataFrame:
+    """Per-image probabilities with columns named by class (``p_real``, ...), for saving."""
+    table = pd.DataFrame({"id": ids.to_numpy(), "label": labels.to_numpy()})
+    for k, name in enumerate(CLASSES):
+        table[f"p_{name}"] = probs[:, k]
+    table["predicted"] = [CLASSES[k] for k in probs.argmax(axis=1)]
+    return table

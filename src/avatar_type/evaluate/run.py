@@ -1,0 +1,146 @@
+"""Evaluate one trained model on its scenario: in-domain test, shared balanced test, OOD sets,
+prior shift, robustness, calibration and embeddings, as one metrics dict plus per-image
+probabilities."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from avatar_type.evaluate import calibration, ood, prior_shift
+from avatar_type.evaluate.classification import classification_report
+from avatar_type.evaluate.corruptions import SEVERITIES, corrupt_all
+from avatar_type.evaluate.embedding import separation
+from avatar_type.evaluate.predict import Outputs, probability_table, run_model
+from avatar_type.labels import CLASSES, ood_set
+from avatar_type.train.data import packed_at, split_rows
+from avatar_type.train.output import load_trained
+
+# test priors for the prior-shift audit, as drawing/real/generated shares (the scenarios')
+PRIOR_SCENARIOS = {
+    "balanced": (1, 1, 1),
+    "d50": (0.5, 0.25, 0.25),
+    "d70": (0.7, 0.15, 0.15),
+    "d80": (0.8, 0.1, 0.1),
+}
+
+
+def _priors_in_class_order(drawing: float, real: float, generated: float) -> np.ndarray:
+    shares = {"drawing": drawing, "real": real, "generated": generated}
+    p = np.array([shares[c] for c in CLASSES], dtype=float)
+    return p / p.sum()
+
+
+def _prior_shift(out: Outputs, y: np.ndarray, train_priors: np.ndarray, seed: int) -> dict:
+    probs = out.probabilities()
+    result = {}
+    for name, shares in PRIOR_SCENARIOS.items():
+        target = _priors_in_class_order(*shares)
+        idx = prior_shift.resample_to_priors(y, target, seed)
+        p, t = probs[idx], y[idx]
+        estimated = prior_shift.em_priors(p, train_priors)
+        result[name] = {
+            "n": len(idx),
+            "macro_f1": classification_report(p, t)["macro_f1"],
+            "macro_f1_known_priors": classification_report(
+                prior_shift.adjust_to_priors(p, train_priors, target), t
+            )["macro_f1"],
+            "macro_f1_em_priors": classification_report(
+                prior_shift.adjust_to_priors(p, train_priors, estimated), t
+            )["macro_f1"],
+            "em_priors": dict(zip(CLASSES, np.round(estimated, 4).tolist(), strict=True)),
+        }
+    return result
+
+
+def _robustness(
+    model, card, images: np.ndarray, y: np.ndarray, clean_accuracy: float, seed: int
+) -> dict:
+    accuracy = {}
+    for name, severities in SEVERITIES.items():
+        for severity in severities:
+            out = run_model(model, card, corrupt_all(images, name, severity, seed))
+            accuracy[f"{name}@{severity:g}"] = float((out.logits.argmax(1) == y).mean())
+    mean = float(np.mean(list(accuracy.values())))
+    return {
+        "accuracy": accuracy,
+        "mean_accuracy": mean,
+        "clean_accuracy": clean_accuracy,
+        "mean_drop": clean_accuracy - mean,
+    }
+
+
+def evaluate_run(
+    model_dir: Path, pack_dir: Path, split_csv: Path, seed: int, robustness: bool = True
+) -> tuple[dict, pd.DataFrame]:
+    """Metrics of one trained model and a table of per-image probabilities (all evaluated sets)."""
+    model, card = load_trained(model_dir)
+    images, index = packed_at(pack_dir, card["preprocessing"]["img_size"])
+    split = pd.read_csv(split_csv, keep_default_na=False)
+    sets = {name: split_rows(index, split, name) for name in ("val", "test", "balanced_test")}
+    outputs = {name: run_model(model, card, images[rows]) for name, (rows, _) in sets.items()}
+
+    val_y, test_y, bal_y = (sets[n][1] for n in ("val", "test", "balanced_test"))
+    temperature = calibration.fit_temperature(outputs["val"].logits, val_y)
+    test_probs = outputs["test"].probabilities()
+    bal_probs = outputs["balanced_test"].probabilities()
+    counts = np.array([card["summary"]["train_class_counts"][c] for c in CLASSES], float)
+
+    metrics = {
+        "test": classification_report(test_probs, test_y),
+        "balanced": classification_report(bal_probs, bal_y),
+        "calibration": {
+            **calibration.calibration_report(test_probs, test_y),
+            "temperature": temperature,
+            **{
+                f"{k}_after_ts": v
+                for k, v in calibration.calibration_report(
+                    outputs["test"].probabilities(temperature), test_y
+                ).items()
+            },
+        },
+        "prior_shift": _prior_shift(outputs["balanced_test"], bal_y, counts / counts.sum(), seed),
+        "embedding": separation(outputs["balanced_test"].features, bal_y),
+    }
+    if robustness:
+        bal_rows = sets["balanced_test"][0]
+        metrics["robustness"] = _robustness(
+            model, card, np.asarray(images[bal_rows]), bal_y, metrics["balanced"]["accuracy"], seed
+        )
+
+    ood_rows = split[split["split"] == "ood"]
+    position = pd.Series(np.arange(len(index)), index=index["id"])
+    in_scores = outputs["test"]
+    per_set, tables = {}, []
+    for label, rows in ood_rows.groupby("label"):
+        out = run_model(model, card, images[position.loc[rows["id"]].to_numpy()])
+        probs = out.probabilities()
+        per_set[ood_set(label)] = {
+            "n": len(rows),
+            "shares": dict(zip(CLASSES, ood.class_shares(probs).round(4).tolist(), strict=True)),
+            "unbias": ood.unbias(probs),
+            "mean_confidence": float(ood.max_softmax(probs).mean()),
+            "auroc_max_softmax": ood.detection_auroc(
+                ood.max_softmax(in_scores.probabilities()), ood.max_softmax(probs)
+            ),
+            "auroc_energy": ood.detection_auroc(
+                ood.energy_score(in_scores.logits), ood.energy_score(out.logits)
+            ),
+        }
+        tables.append(probability_table(rows["id"], rows["label"], probs).assign(set="ood"))
+    if per_set:
+        metrics["ood"] = {
+            "sets": per_set,
+            "unbias": float(np.mean([s["unbias"] for s in per_set.values()])),
+        }
+
+    for name in ("test", "balanced_test"):
+        chosen = split[split["split"] == name]
+        tables.append(
+            probability_table(chosen["id"], chosen["label"], outputs[name].probabilities()).assign(
+                set=name
+            )
+        )
+    return metrics, pd.concat(tables, ignore_index=True)

@@ -1,0 +1,76 @@
+"""evaluate_run end to end on a tiny trained model: every metric family, in class order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from train_fixtures import synthetic_image
+
+from avatar_type.data import packed
+from avatar_type.evaluate.corruptions import SEVERITIES
+from avatar_type.evaluate.run import PRIOR_SCENARIOS, evaluate_run
+from avatar_type.labels import CLASSES
+from avatar_type.train.config import TrainConfig
+from avatar_type.train.loop import train_run
+
+pytest_plugins = ("train_fixtures",)
+PER_CLASS = {"drawing": 60, "real": 30, "generated": 30}
+
+
+@pytest.fixture
+def evaluated(isolated, tiny_data):
+    rng = np.random.default_rng(0)
+    labels = [c for c, n in PER_CLASS.items() for _ in range(n)] + ["ood:grey"] * 10
+    images = packed.create(isolated / "pack2", len(labels), 32)
+    rows = []
+    for i, label in enumerate(labels):
+        if label == "ood:grey":
+            images[i] = rng.integers(100, 140, (32, 32, 3), dtype=np.uint8)
+        else:
+            images[i] = synthetic_image(label, rng)
+        rows.append({"id": f"img-{i:04d}", "label": label})
+    images.flush()
+    index = pd.DataFrame(rows)
+    index.to_csv(isolated / "pack2" / packed.INDEX, index=False)
+    split = []
+    for label, group in index.groupby("label", sort=False):
+        for j, image_id in enumerate(group["id"]):
+            if label.startswith("ood:"):
+                name = "ood"
+            else:
+                name = ["balanced_test"] * 8 + ["val"] * 8 + ["test"] * 8
+                name = name[j] if j < len(name) else "train"
+            split.append({"id": image_id, "label": label, "unit": image_id, "split": name})
+    pd.DataFrame(split).to_csv(isolated / "split2.csv", index=False)
+    cfg = TrainConfig(arch="detector_cnn", img_size=32, epochs=3, batch_size=16, lr=0.003)
+    rt = tiny_data.runtime("eval")
+    train_run(cfg, "tiny", "tiny", isolated / "pack2", isolated / "split2.csv", rt)
+    return evaluate_run(rt.model_dir, isolated / "pack2", isolated / "split2.csv", seed=1)
+
+
+def test_every_metric_family_is_reported(evaluated):
+    metrics, table = evaluated
+    assert metrics["test"]["n"] == 24 and metrics["balanced"]["n"] == 24
+    assert metrics["balanced"]["macro_f1"] > 0.6  # the synthetic classes are easy
+    for key in ("ece", "ece_10", "mce", "nll", "brier", "ece_after_ts", "temperature"):
+        assert key in metrics["calibration"]
+    assert set(metrics["prior_shift"]) == set(PRIOR_SCENARIOS)
+    expected = {f"{n}@{s:g}" for n, sev in SEVERITIES.items() for s in sev}
+    assert set(metrics["robustness"]["accuracy"]) == expected
+    assert metrics["robustness"]["clean_accuracy"] == metrics["balanced"]["accuracy"]
+    grey = metrics["ood"]["sets"]["grey"]
+    assert grey["n"] == 10 and 0 <= grey["unbias"] <= 2 / 3 + 1e-9
+    assert sum(grey["shares"].values()) == pytest.approx(1.0)
+    assert "silhouette" in metrics["embedding"]
+    assert set(table["set"]) == {"test", "balanced_test", "ood"}
+
+
+def test_probability_table_names_columns_by_class(evaluated):
+    _, table = evaluated
+    columns = [f"p_{c}" for c in CLASSES]
+    assert np.allclose(table[columns].sum(axis=1), 1.0)
+    argmax = np.array(CLASSES)[table[columns].to_numpy().argmax(axis=1)]
+    assert (table["predicted"] == argmax).all()
+    in_domain = table[table["set"] == "balanced_test"]
+    assert (in_domain["predicted"] == in_domain["label"]).mean() > 0.6

@@ -9,6 +9,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from avatar_type.evaluate.calibration import softmax
 from avatar_type.labels import CLASSES
 from avatar_type.train.data import Normalise
 
@@ -21,10 +22,7 @@ class Outputs:
     features: np.ndarray
 
     def probabilities(self, temperature: float = 1.0) -> np.ndarray:
-        z = self.logits / temperature
-        z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        return softmax(self.logits, temperature)
 
 
 @torch.inference_mode()

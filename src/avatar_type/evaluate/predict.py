@@ -12,6 +12,7 @@ from torch import nn
 from avatar_type.evaluate.calibration import softmax
 from avatar_type.labels import CLASSES
 from avatar_type.train.data import Normalise
+from avatar_type.train.features import embed
 
 
 @dataclass
@@ -36,17 +37,10 @@ def run_model(
     """Logits and features of a uint8 NHWC array, preprocessed as the model's card says."""
     device = device or torch.device("cpu")
     pre = card["preprocessing"]
-    normalise = Normalise(tuple(pre["mean"]), tuple(pre["std"])).to(device)
-    model = model.eval().to(device)
-    logits, features = [], []
-    for start in range(0, len(images), batch_size):
-        x = normalise(
-            torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size])).to(device)
-        )
-        pooled = model.forward_head(model.forward_features(x), pre_logits=True)
-        features.append(pooled.float().cpu())
-        logits.append(model.get_classifier()(pooled).float().cpu())
-    return Outputs(torch.cat(logits).numpy(), torch.cat(features).numpy())
+    normalise = Normalise(tuple(pre["mean"]), tuple(pre["std"]))
+    features = embed(model, images, normalise, device, batch_size, desc="predict")
+    logits = model.get_classifier()(torch.from_numpy(features).to(device)).float().cpu()
+    return Outputs(logits.numpy(), features)
 
 
 def probability_table(ids: pd.Series, labels: pd.Series, probs: np.ndarray) -> pd.DataFrame:

@@ -28,8 +28,9 @@ def local_cache(kind: str) -> Path:
     return path
 
 
-def _source_key(path: Path) -> str:
-    st = path.stat()  # DVC rewrites the file when its content changes
+def file_identity(path: Path) -> str:
+    """Size, modification time and inode: DVC rewrites a file whenever its content changes."""
+    st = Path(path).stat()
     return f"{st.st_size}-{st.st_mtime_ns}-{st.st_ino}"
 
 
@@ -46,7 +47,7 @@ def packed_at(pack_dir: Path, size: int) -> tuple[np.ndarray, pd.DataFrame]:
     if images.shape[1] == size:
         return images, index
     source = Path(pack_dir) / packed.IMAGES
-    target = local_cache("packed") / f"{_source_key(source)}-{size}.npy"
+    target = local_cache("packed") / f"{file_identity(source)}-{size}.npy"
     if not target.is_file():
         tmp = target.with_suffix(f".{os.getpid()}.tmp.npy")
         out = np.lib.format.open_memmap(

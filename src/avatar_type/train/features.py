@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from avatar_type.train.data import Normalise, local_cache
+from avatar_type.train.data import Normalise, file_identity, local_cache
 
 
 @torch.inference_mode()
@@ -44,12 +44,10 @@ def feature_key(arch: str, weights: str, img_size: int, pack_file: Path, seed: i
 
     A randomly initialised backbone (``weights: none``) is identified by the seed that drew it.
     """
-    st = Path(pack_file).stat()
     weights_id = f"none:{seed}" if weights == "none" else weights
     if Path(weights).is_file():
-        wst = Path(weights).stat()
-        weights_id = f"{weights}:{wst.st_size}:{wst.st_mtime_ns}"
-    blob = f"{arch}|{weights_id}|{img_size}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}"
+        weights_id = f"{weights}:{file_identity(Path(weights))}"
+    blob = f"{arch}|{weights_id}|{img_size}|{file_identity(pack_file)}"
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from train_fixtures import synthetic_image
 
 from avatar_type.data import packed
 from avatar_type.evaluate.corruptions import SEVERITIES
+from avatar_type.evaluate.features import FeatureSource
 from avatar_type.evaluate.run import PRIOR_SCENARIOS, evaluate_run
 from avatar_type.labels import CLASSES
+from avatar_type.models.registry import build_model
 from avatar_type.train.config import TrainConfig
 from avatar_type.train.loop import train_run
+from avatar_type.viz import eval_plots
 
 pytest_plugins = ("train_fixtures",)
 PER_CLASS = {"drawing": 60, "real": 30, "generated": 30}
@@ -50,7 +54,7 @@ def evaluated(isolated, tiny_data):
 
 
 def test_every_metric_family_is_reported(evaluated):
-    metrics, table = evaluated
+    metrics, table = evaluated.metrics, evaluated.probabilities
     assert metrics["test"]["n"] == 24 and metrics["balanced"]["n"] == 24
     assert metrics["balanced"]["macro_f1"] > 0.6  # the synthetic classes are easy
     for key in ("ece", "ece_10", "mce", "nll", "brier", "ece_after_ts", "temperature"):
@@ -63,14 +67,80 @@ def test_every_metric_family_is_reported(evaluated):
     assert grey["n"] == 10 and 0 <= grey["unbias"] <= 2 / 3 + 1e-9
     assert sum(grey["shares"].values()) == pytest.approx(1.0)
     assert "silhouette" in metrics["embedding"]
-    assert set(table["set"]) == {"test", "balanced_test", "ood"}
+    assert set(table["set"]) == {"val", "test", "balanced_test", "ood"}
+
+
+def test_tsne_maps_every_balanced_test_image(evaluated):
+    tsne = evaluated.tsne
+    balanced = evaluated.probabilities.query("set == 'balanced_test'")
+    assert list(tsne["id"]) == list(balanced["id"])
+    assert list(tsne["label"]) == list(balanced["label"])
+    assert np.isfinite(tsne[["x", "y"]].to_numpy()).all() and tsne["x"].std() > 0
+
+
+def test_plot_tables_follow_the_metrics(evaluated, isolated):
+    metrics, table = evaluated.metrics, evaluated.probabilities
+    robustness = eval_plots.robustness_rows(metrics["robustness"])
+    assert robustness.loc[0, "jpeg"] == metrics["robustness"]["clean_accuracy"]
+    assert robustness.loc[2, "jpeg"] == metrics["robustness"]["accuracy"]["jpeg@30"]
+    bias = eval_plots.bias_rows(table)
+    assert len(bias) == 10 and set(bias["ood_set"]) == {"grey"}
+    confusion = eval_plots.confusion_rows(table, "balanced_test")
+    counts = pd.crosstab(confusion["actual"], confusion["predicted"])
+    assert counts.to_numpy().sum() == metrics["balanced"]["n"]
+    eval_plots.plot_run("tiny", metrics, table, evaluated.tsne, isolated / "run.png")
+    assert (isolated / "run.png").stat().st_size > 10_000
 
 
 def test_probability_table_names_columns_by_class(evaluated):
-    _, table = evaluated
+    table = evaluated.probabilities
     columns = [f"p_{c}" for c in CLASSES]
     assert np.allclose(table[columns].sum(axis=1), 1.0)
     argmax = np.array(CLASSES)[table[columns].to_numpy().argmax(axis=1)]
     assert (table["predicted"] == argmax).all()
     in_domain = table[table["set"] == "balanced_test"]
     assert (in_domain["predicted"] == in_domain["label"]).mean() > 0.6
+
+
+def _frozen_source(tiny_data, mode: str) -> FeatureSource:
+    model = build_model("detector_cnn", "none", img_size=32)
+    card = {
+        "arch": "detector_cnn",
+        "params": {"mode": mode, "weights": "none"},
+        "preprocessing": {"img_size": 32, "mean": [0.5] * 3, "std": [0.25] * 3},
+    }
+    images, _ = packed.load(tiny_data.pack)
+    return FeatureSource(model.eval(), card, images, tiny_data.pack, seed=3)
+
+
+def test_frozen_backbone_features_are_shared_across_scenarios(tiny_data, monkeypatch):
+    rows = np.arange(5)
+    first = _frozen_source(tiny_data, "frozen")
+    clean, noisy = first.clean(rows), first.corrupted(rows, "gaussian_noise", 15.0)
+    assert not np.allclose(clean, noisy)
+
+    # another scenario's evaluation of the same backbone never runs it on these images again
+    second = _frozen_source(tiny_data, "linear_probe")
+    calls = []
+    monkeypatch.setattr(second, "_embed", lambda images, desc: calls.append(desc))
+    second._check_matches = lambda features: None
+    assert np.array_equal(second.clean(rows), clean)
+    assert np.array_equal(second.corrupted(rows, "gaussian_noise", 15.0), noisy)
+    assert calls == []
+
+
+def test_a_trained_backbone_never_reads_shared_features(tiny_data):
+    source = _frozen_source(tiny_data, "full")
+    assert source.shared_key is None
+    assert np.allclose(source.clean(np.arange(3)), source.clean(np.arange(3)))
+
+
+def test_stale_shared_features_are_refused(tiny_data):
+    source = _frozen_source(tiny_data, "frozen")
+    source.clean(np.arange(2))
+    stale = _frozen_source(tiny_data, "frozen")
+    with torch.no_grad():
+        for p in stale.model.parameters():
+            p.add_(1.0)
+    with pytest.raises(ValueError, match="do not match"):
+        stale.clean(np.arange(2))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.manifold import TSNE
 from sklearn.metrics import pairwise_distances, silhouette_score
 
 
@@ -19,3 +20,9 @@ def separation(features: np.ndarray, y: np.ndarray) -> dict[str, float]:
         "inter_distance": inter,
         "separation_ratio": inter / intra if intra > 0 else 0.0,
     }
+
+
+def tsne_2d(features: np.ndarray, seed: int) -> np.ndarray:
+    """(N, 2) t-SNE map of the features (PCA init, perplexity below N as t-SNE requires)."""
+    perplexity = float(min(30, max(2, (len(features) - 1) // 3)))
+    return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(features)

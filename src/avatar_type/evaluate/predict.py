@@ -39,8 +39,14 @@ def run_model(
     pre = card["preprocessing"]
     normalise = Normalise(tuple(pre["mean"]), tuple(pre["std"]))
     features = embed(model, images, normalise, device, batch_size, desc="predict")
-    logits = model.get_classifier()(torch.from_numpy(features).to(device)).float().cpu()
-    return Outputs(logits.numpy(), features)
+    return Outputs(classify(model, features, device), features)
+
+
+@torch.inference_mode()
+def classify(model: nn.Module, features: np.ndarray, device: torch.device) -> np.ndarray:
+    """Logits of the model's classifier on penultimate features."""
+    head = model.get_classifier().to(device)
+    return head(torch.from_numpy(features).to(device)).float().cpu().numpy()
 
 
 def probability_table(ids: pd.Series, labels: pd.Series, probs: np.ndarray) -> pd.DataFrame:

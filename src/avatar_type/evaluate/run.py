@@ -4,6 +4,7 @@ probabilities."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +12,16 @@ import pandas as pd
 
 from avatar_type.evaluate import calibration, ood, prior_shift
 from avatar_type.evaluate.classification import classification_report
-from avatar_type.evaluate.corruptions import SEVERITIES, corrupt_all
-from avatar_type.evaluate.embedding import separation
-from avatar_type.evaluate.predict import Outputs, probability_table, run_model
+from avatar_type.evaluate.corruptions import SEVERITIES
+from avatar_type.evaluate.embedding import separation, tsne_2d
+from avatar_type.evaluate.features import FeatureSource
+from avatar_type.evaluate.predict import Outputs, probability_table
 from avatar_type.labels import CLASSES, ood_set
 from avatar_type.train.data import packed_at, split_rows
 from avatar_type.train.output import load_trained
+
+# sets whose predictions are saved; val is kept for temperature scaling and ensemble selection
+EVALUATED_SETS = ("val", "test", "balanced_test")
 
 # test priors for the prior-shift audit, as drawing/real/generated shares (the scenarios')
 PRIOR_SCENARIOS = {
@@ -25,6 +30,15 @@ PRIOR_SCENARIOS = {
     "d70": (0.7, 0.15, 0.15),
     "d80": (0.8, 0.1, 0.1),
 }
+
+
+@dataclass
+class Evaluation:
+    """One run's metrics, per-image probabilities (column ``set`` says which set) and t-SNE map."""
+
+    metrics: dict
+    probabilities: pd.DataFrame
+    tsne: pd.DataFrame
 
 
 def _priors_in_class_order(drawing: float, real: float, generated: float) -> np.ndarray:
@@ -55,38 +69,66 @@ def _prior_shift(out: Outputs, y: np.ndarray, train_priors: np.ndarray, seed: in
     return result
 
 
-def _robustness(
-    model, card, images: np.ndarray, y: np.ndarray, clean_accuracy: float, seed: int
-) -> dict:
+def _robustness(source: FeatureSource, rows: np.ndarray, y: np.ndarray, clean: float) -> dict:
     accuracy = {}
     for name, severities in SEVERITIES.items():
         for severity in severities:
-            out = run_model(model, card, corrupt_all(images, name, severity, seed))
+            out = source.outputs(source.corrupted(rows, name, severity))
             accuracy[f"{name}@{severity:g}"] = float((out.logits.argmax(1) == y).mean())
     mean = float(np.mean(list(accuracy.values())))
     return {
         "accuracy": accuracy,
         "mean_accuracy": mean,
-        "clean_accuracy": clean_accuracy,
-        "mean_drop": clean_accuracy - mean,
+        "clean_accuracy": clean,
+        "mean_drop": clean - mean,
     }
+
+
+def _ood(source: FeatureSource, split: pd.DataFrame, position: pd.Series, in_domain: Outputs):
+    """Per OOD set: predicted-class shares, Unbias, confidence and detection AUROCs."""
+    per_set, tables = {}, []
+    for label, rows in split[split["split"] == "ood"].groupby("label"):
+        out = source.outputs(source.clean(position.loc[rows["id"]].to_numpy()))
+        probs = out.probabilities()
+        per_set[ood_set(label)] = {
+            "n": len(rows),
+            "shares": dict(zip(CLASSES, ood.class_shares(probs).round(4).tolist(), strict=True)),
+            "unbias": ood.unbias(probs),
+            "mean_confidence": float(ood.max_softmax(probs).mean()),
+            "auroc_max_softmax": ood.detection_auroc(
+                ood.max_softmax(in_domain.probabilities()), ood.max_softmax(probs)
+            ),
+            "auroc_energy": ood.detection_auroc(
+                ood.energy_score(in_domain.logits), ood.energy_score(out.logits)
+            ),
+        }
+        tables.append(probability_table(rows["id"], rows["label"], probs).assign(set="ood"))
+    summary = (
+        {"sets": per_set, "unbias": float(np.mean([s["unbias"] for s in per_set.values()]))}
+        if per_set
+        else None
+    )
+    return summary, tables
 
 
 def evaluate_run(
     model_dir: Path, pack_dir: Path, split_csv: Path, seed: int, robustness: bool = True
-) -> tuple[dict, pd.DataFrame]:
-    """Metrics of one trained model and a table of per-image probabilities (all evaluated sets)."""
+) -> Evaluation:
+    """Metrics of one trained model, per-image probabilities of every evaluated set (val, test,
+    balanced test, OOD) and a 2-D t-SNE map of its balanced-test features."""
     model, card = load_trained(model_dir)
     images, index = packed_at(pack_dir, card["preprocessing"]["img_size"])
+    source = FeatureSource(model, card, images, pack_dir, seed)
     split = pd.read_csv(split_csv, keep_default_na=False)
-    sets = {name: split_rows(index, split, name) for name in ("val", "test", "balanced_test")}
-    outputs = {name: run_model(model, card, images[rows]) for name, (rows, _) in sets.items()}
+    sets = {name: split_rows(index, split, name) for name in EVALUATED_SETS}
+    outputs = {name: source.outputs(source.clean(rows)) for name, (rows, _) in sets.items()}
 
-    val_y, test_y, bal_y = (sets[n][1] for n in ("val", "test", "balanced_test"))
+    val_y, test_y, bal_y = (sets[n][1] for n in EVALUATED_SETS)
     temperature = calibration.fit_temperature(outputs["val"].logits, val_y)
     test_probs = outputs["test"].probabilities()
     bal_probs = outputs["balanced_test"].probabilities()
     counts = np.array([card["summary"]["train_class_counts"][c] for c in CLASSES], float)
+    bal_features = outputs["balanced_test"].features
 
     metrics = {
         "test": classification_report(test_probs, test_y),
@@ -102,45 +144,24 @@ def evaluate_run(
             },
         },
         "prior_shift": _prior_shift(outputs["balanced_test"], bal_y, counts / counts.sum(), seed),
-        "embedding": separation(outputs["balanced_test"].features, bal_y),
+        "embedding": separation(bal_features, bal_y),
     }
     if robustness:
-        bal_rows = sets["balanced_test"][0]
         metrics["robustness"] = _robustness(
-            model, card, np.asarray(images[bal_rows]), bal_y, metrics["balanced"]["accuracy"], seed
+            source, sets["balanced_test"][0], bal_y, metrics["balanced"]["accuracy"]
         )
-
-    ood_rows = split[split["split"] == "ood"]
     position = pd.Series(np.arange(len(index)), index=index["id"])
-    in_scores = outputs["test"]
-    per_set, tables = {}, []
-    for label, rows in ood_rows.groupby("label"):
-        out = run_model(model, card, images[position.loc[rows["id"]].to_numpy()])
-        probs = out.probabilities()
-        per_set[ood_set(label)] = {
-            "n": len(rows),
-            "shares": dict(zip(CLASSES, ood.class_shares(probs).round(4).tolist(), strict=True)),
-            "unbias": ood.unbias(probs),
-            "mean_confidence": float(ood.max_softmax(probs).mean()),
-            "auroc_max_softmax": ood.detection_auroc(
-                ood.max_softmax(in_scores.probabilities()), ood.max_softmax(probs)
-            ),
-            "auroc_energy": ood.detection_auroc(
-                ood.energy_score(in_scores.logits), ood.energy_score(out.logits)
-            ),
-        }
-        tables.append(probability_table(rows["id"], rows["label"], probs).assign(set="ood"))
-    if per_set:
-        metrics["ood"] = {
-            "sets": per_set,
-            "unbias": float(np.mean([s["unbias"] for s in per_set.values()])),
-        }
+    ood_summary, tables = _ood(source, split, position, outputs["test"])
+    if ood_summary:
+        metrics["ood"] = ood_summary
 
-    for name in ("test", "balanced_test"):
+    for name in EVALUATED_SETS:
         chosen = split[split["split"] == name]
-        tables.append(
-            probability_table(chosen["id"], chosen["label"], outputs[name].probabilities()).assign(
-                set=name
-            )
-        )
-    return metrics, pd.concat(tables, ignore_index=True)
+        probs = outputs[name].probabilities()
+        tables.append(probability_table(chosen["id"], chosen["label"], probs).assign(set=name))
+    bal = split[split["split"] == "balanced_test"]
+    x, y = tsne_2d(bal_features, seed).T
+    tsne = pd.DataFrame(
+        {"id": bal["id"].to_numpy(), "x": x, "y": y, "label": bal["label"].to_numpy()}
+    )
+    return Evaluation(metrics, pd.concat(tables, ignore_index=True), tsne)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import logging
 import sys
 from collections.abc import Callable
@@ -22,8 +23,20 @@ def run(main: Callable[[], None]) -> None:
         sys.exit(1)
 
 
+def _finite(data: Any) -> Any:
+    """NaN and infinities become null: JSON has no such numbers and DVC rejects them."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(v) for v in data]
+    return data
+
+
 def write_json(path: str | Path, data: Any) -> None:
     """Write pretty, key-sorted JSON (stable diffs for git-tracked metrics)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    text = json.dumps(_finite(data), indent=2, sort_keys=True, allow_nan=False)
+    path.write_text(text + "\n", encoding="utf-8")

@@ -1,0 +1,1 @@
+"""Ensembles of trained models: soft and weighted voting, subset selection, diversity."""

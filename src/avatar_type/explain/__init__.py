@@ -1,0 +1,1 @@
+"""Grad-CAM: maps of trained models, walls of them, and how much two models' maps overlap."""

@@ -1,0 +1,1 @@
+"""Model benchmark: parameters, FLOPs, weight size, latency and throughput on CPU and CUDA."""

@@ -1,0 +1,249 @@
+"""Complexity and speed of one architecture, measured the same way for every model.
+
+Speed does not depend on the weights, so models are built with random initialisation: the
+benchmark never waits on training or on weight files. Every timing excludes warm-up calls (lazy
+allocation, kernel selection and caches make first calls slow) and, on CUDA, synchronises the
+device before reading the clock (kernels run asynchronously, so an unsynchronised clock measures
+the launch, not the work).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+from tqdm import tqdm
+
+from avatar_type.errors import ParamsError
+from avatar_type.models.registry import build_model
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """How long and where to measure (the ``benchmark:`` section of params.yaml)."""
+
+    runs: int = 30
+    warmup: int = 5
+    batch_size: int = 32  # throughput batch; latency is always batch 1
+    threads: int | None = None  # None: PyTorch's default thread count
+    cuda: bool = True  # also measure on CUDA when a GPU is present
+
+    @classmethod
+    def from_params(cls, raw: dict[str, Any], where: str) -> BenchSettings:
+        """Validate a params section; errors name ``where`` and the bad key."""
+        if not isinstance(raw, dict):
+            raise ParamsError(f"{where}: expected a mapping")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(raw) - known
+        if unknown:
+            raise ParamsError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
+        for key, value in raw.items():
+            if key == "cuda":
+                if not isinstance(value, bool):
+                    raise ParamsError(f"{where}.cuda: expected true or false, got {value!r}")
+            elif not (key == "threads" and value is None) and not _positive_int(value):
+                raise ParamsError(f"{where}.{key}: expected a positive integer, got {value!r}")
+        return cls(**raw)
+
+
+def _positive_int(value: Any) -> bool:
+    # bool is an int in Python; `runs: true` must not pass for 1
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of parameters, trainable or not (shared tensors counted once)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def weight_megabytes(model: nn.Module) -> float:
+    """Bytes of the state dict's tensors / 1e6: what a safetensors file of it holds, header aside.
+
+    Buffers (BatchNorm statistics) count, since they ship with the weights.
+    """
+    return sum(t.numel() * t.element_size() for t in model.state_dict().values()) / 1e6
+
+
+def count_flops(model: nn.Module, img_size: int) -> int:
+    """FLOPs of one forward pass on one 3 x img_size x img_size image (batch 1).
+
+    As ``torch.utils.flop_counter.FlopCounterMode`` defines them: 2 per multiply-add, counted for
+    matrix multiplications, convolutions and attention only (activations, normalisation and
+    pooling add none). Papers and timm often quote multiply-adds (MACs), half this figure.
+    """
+    model.eval()
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(torch.randn(1, 3, img_size, img_size))
+    return int(counter.get_total_flops())
+
+
+def time_calls(
+    step: Callable[[], object], runs: int, warmup: int, device: torch.device | str
+) -> list[float]:
+    """Seconds of each of ``runs`` calls of ``step``, after ``warmup`` untimed calls."""
+    device = torch.device(device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else _no_sync
+    for _ in range(warmup):
+        step()
+    timings = []
+    for _ in range(runs):
+        sync()  # no earlier queued work may leak into this call's time
+        start = time.perf_counter()
+        step()
+        sync()
+        timings.append(time.perf_counter() - start)
+    return timings
+
+
+def _no_sync() -> None:
+    """CPU work is synchronous: nothing to wait for."""
+
+
+def _timed_forward(
+    model: nn.Module,
+    img_size: int,
+    batch_size: int,
+    device: torch.device | str,
+    runs: int,
+    warmup: int,
+    amp: bool,
+    channels_last: bool,
+) -> list[float]:
+    """Per-call seconds of an inference forward pass on a random batch.
+
+    Moves ``model`` to ``device`` (and memory format) in place and puts it in eval mode.
+    """
+    device = torch.device(device)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.eval().to(device, memory_format=memory_format)
+    x = torch.randn(batch_size, 3, img_size, img_size, device=device)
+    x = x.contiguous(memory_format=memory_format)
+
+    def step() -> None:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            model(x)
+
+    with torch.inference_mode():
+        return time_calls(step, runs, warmup, device)
+
+
+def latency_ms(
+    model: nn.Module,
+    img_size: int,
+    device: torch.device | str,
+    runs: int,
+    warmup: int,
+    amp: bool = False,
+    channels_last: bool = False,
+) -> dict[str, float]:
+    """Batch-1 latency in milliseconds over ``runs`` timed calls: median, p90 and mean."""
+    ms = 1000 * np.asarray(
+        _timed_forward(model, img_size, 1, device, runs, warmup, amp, channels_last)
+    )
+    return {
+        "median": float(np.median(ms)),
+        "p90": float(np.percentile(ms, 90)),
+        "mean": float(ms.mean()),
+    }
+
+
+def throughput(
+    model: nn.Module,
+    img_size: int,
+    device: torch.device | str,
+    batch_size: int,
+    runs: int,
+    warmup: int,
+    amp: bool = False,
+    channels_last: bool = False,
+) -> float:
+    """Images per second at ``batch_size``, from the median batch time (robust to stray pauses)."""
+    seconds = _timed_forward(model, img_size, batch_size, device, runs, warmup, amp, channels_last)
+    return batch_size / float(np.median(seconds))
+
+
+def _cpu_name() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def _speed(
+    model: nn.Module,
+    img_size: int,
+    device: str,
+    settings: BenchSettings,
+    fast: bool,
+    bar: tqdm,
+) -> dict[str, Any]:
+    """Latency and throughput on one device; ``fast`` turns on bf16 autocast and channels_last."""
+    bar.set_postfix_str(f"{device} latency")
+    latency = latency_ms(model, img_size, device, settings.runs, settings.warmup, fast, fast)
+    bar.update()
+    bar.set_postfix_str(f"{device} throughput")
+    images_per_s = throughput(
+        model, img_size, device, settings.batch_size, settings.runs, settings.warmup, fast, fast
+    )
+    bar.update()
+    return {
+        "amp_bf16": fast,
+        "channels_last": fast,
+        "batch_size": settings.batch_size,
+        "latency_ms": latency,
+        f"throughput_bs{settings.batch_size}": images_per_s,
+    }
+
+
+def benchmark_model(
+    arch: str, img_size: int, settings: BenchSettings, progress: bool = False
+) -> dict[str, Any]:
+    """Complexity of ``arch`` at ``img_size`` and its speed on CPU, and on CUDA when present.
+
+    CPU runs in float32 with ``settings.threads`` threads (when given); CUDA, used only when
+    ``settings.cuda`` and a GPU is present, runs with bf16 autocast and channels_last, as
+    training does. ``progress`` shows a bar over the measurements.
+    """
+    model = build_model(arch, "none", num_classes=3, img_size=img_size)
+    on_cuda = settings.cuda and torch.cuda.is_available()
+    result: dict[str, Any] = {
+        "arch": arch,
+        "img_size": img_size,
+        "params": count_parameters(model),
+        "weights_mb": weight_megabytes(model),
+        "torch": torch.__version__,
+    }
+    saved_threads = torch.get_num_threads()
+    with tqdm(total=1 + 2 * (1 + on_cuda), desc=arch, unit="step", disable=not progress) as bar:
+        bar.set_postfix_str("flops")
+        result["flops"] = count_flops(model, img_size)
+        result["gflops"] = result["flops"] / 1e9
+        bar.update()
+        try:
+            if settings.threads is not None:
+                torch.set_num_threads(settings.threads)  # thread count changes latency most
+            result["cpu"] = {
+                "device_name": _cpu_name(),
+                "threads": torch.get_num_threads(),
+                **_speed(model, img_size, "cpu", settings, False, bar),
+            }
+        finally:
+            torch.set_num_threads(saved_threads)
+        if on_cuda:
+            result["cuda"] = {
+                "device_name": torch.cuda.get_device_name(),
+                **_speed(model, img_size, "cuda", settings, True, bar),
+            }
+    return result

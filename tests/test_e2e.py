@@ -1,4 +1,5 @@
-"""End to end: `dvc repro` through `split` on tiny sources in a temporary copy of the repository."""
+"""End to end: the whole `dvc repro` on tiny sources and two tiny models, in a temporary copy of
+the repository: data stages, training, evaluation, ensembles, Grad-CAM, benchmark and report."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,27 @@ from avatar_type.labels import CLASSES
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ("balanced", "d50", "d70", "d80", "natural")
+TRAINED = ("balanced", "d80")
+TINY_MODELS = {
+    "tiny_full": {
+        "arch": "detector_cnn",
+        "mode": "full",
+        "img_size": 32,
+        "epochs": 2,
+        "batch_size": 16,
+        "lr": 0.003,
+        "imbalance": "weighted_loss",
+    },
+    "tiny_frozen": {
+        "arch": "mid_cnn",
+        "mode": "frozen",
+        "img_size": 64,
+        "epochs": 2,
+        "batch_size": 16,
+        "lr": 0.003,
+        "imbalance": "none",
+    },
+}
 pytestmark = pytest.mark.e2e
 
 
@@ -111,8 +134,12 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["aggregate"].update(size=32, workers=1, audit_folds=2, contact_sheet_images=8)
     params["split"]["balanced_test_fraction"] = 0.25
+    params["models"] = TINY_MODELS
+    params["train"].update(models=list(TINY_MODELS), scenarios=list(TRAINED))
+    params["benchmark"].update(runs=3, warmup=1, batch_size=4)
+    params["explain"].update(images_per_class=2, map_size=32, mistakes=4)
     (repo / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
-    result = _dvc(repo, "repro", "split")
+    result = _dvc(repo, "repro")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return repo
 
@@ -137,10 +164,82 @@ def test_repro_builds_every_scenario(repo: Path) -> None:
     assert balanced_tests[0] and all(b == balanced_tests[0] for b in balanced_tests)
 
 
+def test_every_run_is_trained_evaluated_and_benchmarked(repo: Path) -> None:
+    for model in TINY_MODELS:
+        bench = json.loads((repo / "metrics" / "bench" / f"{model}.json").read_text())
+        assert bench["params"] > 0 and bench["cpu"]["latency_ms"]["median"] > 0
+        for scenario in TRAINED:
+            metrics = json.loads(
+                (repo / "metrics" / "eval" / model / f"{scenario}.json").read_text()
+            )
+            assert 0 <= metrics["balanced"]["macro_f1"] <= 1
+            assert (repo / "plots" / "eval" / model / scenario / "evaluation.png").is_file()
+    for scenario in TRAINED:
+        ensemble = json.loads((repo / "metrics" / "ensemble" / f"{scenario}.json").read_text())
+        assert set(ensemble["models"]) == set(TINY_MODELS)
+    explain = json.loads((repo / "metrics" / "explain.json").read_text())
+    assert set(explain["overlap"]) <= set(CLASSES) and explain["overlap"]
+
+
+def test_report_embeds_every_figure_and_fills_every_table(repo: Path) -> None:
+    html = (repo / "reports" / "report.html").read_text(encoding="utf-8")
+    md = (repo / "reports" / "report.md").read_text(encoding="utf-8")
+    page = _Page()
+    page.feed(html)
+    figures_in_md = md.count("![")
+    assert figures_in_md >= 15
+    assert len(page.images) == figures_in_md
+    assert all(src.startswith("data:image/png;base64,") for src in page.images)
+    assert all(len(src) > 1000 for src in page.images)  # a real picture, not an empty one
+    assert page.tables and all(rows > 0 for rows in page.tables)
+    runs = len(TINY_MODELS) * len(TRAINED)
+    assert runs in page.tables  # the integrated ranking lists every run
+    summary = json.loads((repo / "metrics" / "summary.json").read_text())
+    assert len(summary["ranking"]) == runs
+    assert summary["best"]["model"] in TINY_MODELS
+    assert set(summary["best_per_scenario"]) == set(TRAINED)
+
+
+class _Page(HTMLParser):
+    """Image sources and the body-row count of every table of an HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[str] = []
+        self.tables: list[int] = []
+        self._in_body = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.images.append(dict(attrs).get("src", ""))
+        elif tag == "table":
+            self.tables.append(0)
+        elif tag == "tbody":
+            self._in_body = True
+        elif tag == "tr" and self._in_body:
+            self.tables[-1] += 1
+
+    def handle_endtag(self, tag):
+        if tag == "tbody":
+            self._in_body = False
+
+
 def test_second_repro_does_nothing(repo: Path) -> None:
-    result = _dvc(repo, "repro", "split")
+    result = _dvc(repo, "repro")
     assert result.returncode == 0
     assert "Running stage" not in result.stdout, result.stdout
+
+
+def test_changing_one_models_param_touches_only_its_stages(repo: Path) -> None:
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["models"]["tiny_full"]["lr"] = 0.004
+    (repo / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    try:
+        status = json.loads(_dvc(repo, "status", "--json").stdout)
+        assert set(status) == {f"train@tiny_full-{s}" for s in TRAINED}
+    finally:
+        params["models"]["tiny_full"]["lr"] = 0.003
+        (repo / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
 
 
 def test_changing_one_scenario_reruns_only_it(repo: Path) -> None:

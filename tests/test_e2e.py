@@ -139,6 +139,10 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     params["benchmark"].update(runs=3, warmup=1, batch_size=4)
     params["explain"].update(images_per_class=2, map_size=32, mistakes=4)
     (repo / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    # dvclive reads the current commit: a repository needs one, as any user's has
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.org"]
+    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "inputs"], cwd=repo, check=True)
     result = _dvc(repo, "repro")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return repo

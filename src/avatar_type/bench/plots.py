@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-
-
-def _throughput(section: dict[str, Any]) -> float:
-    return section[f"throughput_bs{section['batch_size']}"]
 
 
 def bench_table(results: dict[str, dict]) -> pd.DataFrame:
@@ -27,12 +22,12 @@ def bench_table(results: dict[str, dict]) -> pd.DataFrame:
             "GFLOPs": r["gflops"],
             "weights MB": r["weights_mb"],
             "CPU latency median ms": cpu["latency_ms"]["median"],
-            f"CPU throughput img/s (batch {cpu['batch_size']})": _throughput(cpu),
+            f"CPU throughput img/s (batch {cpu['batch_size']})": cpu["throughput"],
         }
         if "cuda" in r:
             cuda = r["cuda"]
             row["CUDA latency median ms"] = cuda["latency_ms"]["median"]
-            row[f"CUDA throughput img/s (batch {cuda['batch_size']})"] = _throughput(cuda)
+            row[f"CUDA throughput img/s (batch {cuda['batch_size']})"] = cuda["throughput"]
         rows.append(row)
     return pd.DataFrame(rows)
 

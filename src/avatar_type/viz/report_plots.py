@@ -53,7 +53,8 @@ def plot_bias_map(shares: pd.DataFrame, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(1.3 * len(sets) + 3, 0.5 * len(models) + 1.5))
     image = ax.imshow(top, vmin=1 / len(CLASSES), vmax=1, cmap="Reds")
     for (i, j), v in np.ndenumerate(top):
-        ax.text(j, i, f"{which[i, j]}\n{v:.2f}", ha="center", va="center", fontsize=7)
+        colour = "white" if v > 0.75 else "black"
+        ax.text(j, i, f"{which[i, j]}\n{v:.2f}", ha="center", va="center", fontsize=7, color=colour)
     ax.set_xticks(range(len(sets)), sets, rotation=30, ha="right")
     ax.set_yticks(range(len(models)), models)
     fig.colorbar(image, ax=ax, label="largest predicted-class share (1 = all one class)")

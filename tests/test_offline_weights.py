@@ -21,6 +21,7 @@ from PIL import Image
 from skimage import data as skdata
 
 from avatar_type.errors import SourceError, WeightsError
+from avatar_type.models import offline
 from avatar_type.models.offline import (
     OFFLINE_WEIGHTS,
     load_state_dict_checked,
@@ -187,3 +188,20 @@ def test_unknown_model_lists_the_known_ones():
     message = str(err.value)
     assert "resnet18" in message
     assert all(name in message for name in OFFLINE_WEIGHTS)
+
+
+def test_converting_weights_leaves_the_global_rng_alone(tmp_path, monkeypatch):
+    """A first run converts the weights, later runs read them: both must draw the same numbers."""
+    monkeypatch.setenv("AVATAR_TYPE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(offline, "_convert", lambda *args: (torch.randn(1000), _fake(args[2])))
+    monkeypatch.setattr(offline, "_verify_cached", lambda path: None)
+    torch.manual_seed(0)
+    offline.offline_weights("mobilenetv2_100")  # converts
+    after_conversion = torch.rand(3)
+    torch.manual_seed(0)
+    offline.offline_weights("mobilenetv2_100")  # cached
+    assert torch.equal(torch.rand(3), after_conversion)
+
+
+def _fake(path):
+    path.write_bytes(b"weights")

@@ -260,6 +260,9 @@ def offline_weights(model_name: str) -> Path:
     out = weights_dir() / f"{model_name}-{pin.member_sha256[:12]}.safetensors"
     if not out.is_file():
         out.parent.mkdir(parents=True, exist_ok=True)
-        _convert(model_name, pin, out)
+        # conversion builds randomly initialised models: keep the caller's RNG stream as it is,
+        # or a first run (weights not yet converted) would train differently from later ones
+        with torch.random.fork_rng():
+            _convert(model_name, pin, out)
     _verify_cached(out)
     return out

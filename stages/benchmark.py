@@ -6,7 +6,7 @@ from pathlib import Path
 from avatar_type.bench.measure import BenchSettings, benchmark_model
 from avatar_type.params import load_yaml, require
 from avatar_type.runner import run, write_json
-from avatar_type.train.config import TrainConfig
+from avatar_type.train.config import model_config
 
 
 def main() -> None:
@@ -15,10 +15,7 @@ def main() -> None:
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args()
     params = load_yaml(args.params)
-    models = params.get("models") or {}
-    if args.model not in models:
-        raise ValueError(f"{args.params}: models has no entry {args.model!r}")
-    cfg = TrainConfig.from_params(models[args.model], f"models.{args.model}")
+    cfg = model_config(params, args.model, args.params)
     settings = BenchSettings.from_params(
         require(params, "benchmark", dict, args.params), "benchmark"
     )

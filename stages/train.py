@@ -5,7 +5,7 @@ from pathlib import Path
 
 from avatar_type.params import load_yaml
 from avatar_type.runner import run
-from avatar_type.train.config import TrainConfig
+from avatar_type.train.config import model_config
 from avatar_type.train.loop import Runtime, resolve_device, train_run
 
 
@@ -17,10 +17,7 @@ def main() -> None:
     parser.add_argument("--device", help="override train.device (auto, cpu, cuda)")
     args = parser.parse_args()
     params = load_yaml(args.params)
-    models = params.get("models") or {}
-    if args.model not in models:
-        raise ValueError(f"{args.params}: models has no entry {args.model!r}")
-    cfg = TrainConfig.from_params(models[args.model], f"models.{args.model}")
+    cfg = model_config(params, args.model, args.params)
     common = params["train"]
     run_id = Path(args.model) / args.scenario
     runtime = Runtime(

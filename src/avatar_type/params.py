@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,3 +35,13 @@ def require(mapping: Mapping[str, Any], key: str, kind: type, where: str) -> Any
     if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
         raise ParamsError(f"{where}.{key}: expected {kind.__name__}, got {value!r}")
     return value
+
+
+def check_fields(raw: Any, cls: type, where: str) -> None:
+    """``raw`` must be a mapping whose keys are all fields of the dataclass ``cls``."""
+    if not isinstance(raw, Mapping):
+        raise ParamsError(f"{where}: expected a mapping")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(raw) - known
+    if unknown:
+        raise ParamsError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(known)}")

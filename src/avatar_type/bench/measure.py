@@ -9,7 +9,6 @@ the launch, not the work).
 
 from __future__ import annotations
 
-import dataclasses
 import platform
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from tqdm import tqdm
 
 from avatar_type.errors import ParamsError
 from avatar_type.models.registry import build_model
+from avatar_type.params import check_fields
 
 
 @dataclass(frozen=True)
@@ -40,12 +40,7 @@ class BenchSettings:
     @classmethod
     def from_params(cls, raw: dict[str, Any], where: str) -> BenchSettings:
         """Validate a params section; errors name ``where`` and the bad key."""
-        if not isinstance(raw, dict):
-            raise ParamsError(f"{where}: expected a mapping")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(raw) - known
-        if unknown:
-            raise ParamsError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
+        check_fields(raw, cls, where)
         for key, value in raw.items():
             if key == "cuda":
                 if not isinstance(value, bool):

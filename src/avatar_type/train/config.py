@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from avatar_type.errors import ParamsError
+from avatar_type.params import check_fields
 from avatar_type.train.imbalance import check_method
 
 MODES = ("full", "frozen", "partial", "progressive", "few_shot", "linear_probe")
@@ -56,19 +57,12 @@ class TrainConfig:
     @classmethod
     def from_params(cls, raw: dict[str, Any], where: str) -> TrainConfig:
         """Validate a params entry; errors name ``where`` and the bad key."""
-        if not isinstance(raw, dict):
-            raise ParamsError(f"{where}: expected a mapping")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(raw) - known
-        if unknown:
-            raise ParamsError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
+        check_fields(raw, cls, where)
         if "arch" not in raw:
             raise ParamsError(f"{where}: missing key 'arch'")
         values = dict(raw)
         aug = values.pop("augment", {}) or {}
-        aug_known = {f.name for f in dataclasses.fields(AugmentConfig)}
-        if set(aug) - aug_known:
-            raise ParamsError(f"{where}.augment: unknown keys {sorted(set(aug) - aug_known)}")
+        check_fields(aug, AugmentConfig, f"{where}.augment")
         try:
             cfg = cls(**values, augment=AugmentConfig(**aug))
         except TypeError as exc:
@@ -105,3 +99,11 @@ class TrainConfig:
         """A short hash of every setting (checkpoints only resume under the same config)."""
         blob = json.dumps(dataclasses.asdict(self), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def model_config(params: dict[str, Any], name: str, params_file: str) -> TrainConfig:
+    """The validated ``models.<name>`` entry of a params file."""
+    models = params.get("models") or {}
+    if name not in models:
+        raise ParamsError(f"{params_file}: models has no entry {name!r}")
+    return TrainConfig.from_params(models[name], f"models.{name}")

@@ -178,13 +178,13 @@ def build_report(
     d.figure(plots / "ensemble" / reference / "ensembles.png", f"Ensembles on {reference}")
 
     d.heading("Benchmark")
-    d.table(bench_table(results.bench), floatfmt=".2f")
+    d.table(bench_table(results.bench), floatfmt=".3f")
     d.figure(
         plot_speed_vs_complexity(results.bench, figures / "speed.png"),
         "CPU latency (batch 1) against complexity",
     )
     d.text("The study's own figures (seeds, block 21), as reported there:")
-    d.table(doc.study_bench_table(), floatfmt=".2f")
+    d.table(doc.study_bench_table(), floatfmt=".4f")
 
     d.heading("Integrated ranking")
     d.text(doc.formula(terms))

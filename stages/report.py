@@ -3,6 +3,10 @@
 import argparse
 from pathlib import Path
 
+import pandas as pd
+
+from avatar_type.data import packed
+from avatar_type.ensemble.combine import read_tables
 from avatar_type.params import load_yaml, require
 from avatar_type.report.build import ReportInputs, build_report
 from avatar_type.report.collect import Results
@@ -18,14 +22,16 @@ def main() -> None:
     params = load_yaml(args.params)
     cfg = params["report"]
     terms = parse_terms(require(cfg, "score", dict, "report"), "report.score")
-    results = Results.load(Path("metrics"), params["train"]["models"], params["train"]["scenarios"])
-    summary = build_report(
-        results,
-        terms,
-        require(cfg, "scenario", str, "report"),
-        ReportInputs(plots_dir=Path("plots"), out_dir=Path("reports")),
-        honest_notes(results),
+    models, reference = params["train"]["models"], require(cfg, "scenario", str, "report")
+    results = Results.load(Path("metrics"), models, params["train"]["scenarios"])
+    index = pd.read_csv(Path("data/denoised") / packed.INDEX, keep_default_na=False)
+    inputs = ReportInputs(
+        plots_dir=Path("plots"),
+        out_dir=Path("reports"),
+        predictions=read_tables(Path("data/eval"), models, reference),
+        sources=index.set_index("id")["source"],
     )
+    summary = build_report(results, terms, reference, inputs, honest_notes(results))
     write_json(Path("metrics/summary.json"), summary)
 
 

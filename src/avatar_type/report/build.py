@@ -16,10 +16,12 @@ from avatar_type.viz import report_plots
 
 @dataclass(frozen=True)
 class ReportInputs:
-    """Where the stage figures are (paths as the pipeline writes them)."""
+    """Where the stage figures are, and the per-image predictions of the reference scenario."""
 
     plots_dir: Path  # plots/ (eval, ensemble, explain, aggregate figures)
     out_dir: Path  # reports/
+    predictions: dict[str, pd.DataFrame]  # model -> evaluate's probabilities on the reference
+    sources: pd.Series  # image id -> source
 
 
 def _ranking(results: Results, terms: list[ScoreTerm]) -> pd.DataFrame:
@@ -106,6 +108,14 @@ def build_report(
     for scenario in results.scenarios:
         d.heading(scenario, 3)
         d.table(doc.run_table(results, scenario))
+
+    d.heading("Accuracy per source", 3)
+    d.text(
+        f"Balanced test, {reference} scenario. The in-domain test and the balanced test are "
+        "carved from whole groups of images (a person, a video, a package's photo set), so their "
+        "source mix differs, and so does their difficulty."
+    )
+    d.table(doc.source_accuracy(where.predictions, where.sources))
 
     d.heading("Imbalance effect")
     d.figure(

@@ -186,6 +186,24 @@ def overlap_table(explain: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def source_accuracy(tables: dict[str, pd.DataFrame], sources: pd.Series) -> pd.DataFrame:
+    """Accuracy of every model per source of the balanced test (``sources``: id -> source).
+
+    The test sets are carved from whole groups of images, so their source mix differs; this
+    shows which sources make a set hard.
+    """
+    columns = {}
+    for model, table in tables.items():
+        chosen = table[table["set"] == "balanced_test"]
+        correct = (chosen["predicted"] == chosen["label"]).groupby(
+            [chosen["label"], chosen["id"].map(sources)]
+        )
+        columns["n"] = correct.size()
+        columns[model] = correct.mean()
+    frame = pd.DataFrame(columns).rename_axis(["class", "source"]).reset_index()
+    return frame.sort_values(["class", "n"], ascending=[True, False], ignore_index=True)
+
+
 def terms_table(terms: list[ScoreTerm]) -> pd.DataFrame:
     total = sum(t.weight for t in terms)
     return pd.DataFrame(

@@ -1,4 +1,4 @@
-"""Run a trained model over rows of a pack: logits and penultimate features, in class order."""
+"""A model's outputs in class order: logits from penultimate features, probability tables."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from torch import nn
 
 from avatar_type.evaluate.calibration import softmax
 from avatar_type.labels import CLASSES
-from avatar_type.train.data import Normalise
-from avatar_type.train.features import embed
 
 
 @dataclass
@@ -24,22 +22,6 @@ class Outputs:
 
     def probabilities(self, temperature: float = 1.0) -> np.ndarray:
         return softmax(self.logits, temperature)
-
-
-@torch.inference_mode()
-def run_model(
-    model: nn.Module,
-    card: dict,
-    images: np.ndarray,
-    batch_size: int = 128,
-    device: torch.device | None = None,
-) -> Outputs:
-    """Logits and features of a uint8 NHWC array, preprocessed as the model's card says."""
-    device = device or torch.device("cpu")
-    pre = card["preprocessing"]
-    normalise = Normalise(tuple(pre["mean"]), tuple(pre["std"]))
-    features = embed(model, images, normalise, device, batch_size, desc="predict")
-    return Outputs(classify(model, features, device), features)
 
 
 @torch.inference_mode()

@@ -11,6 +11,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from avatar_type.data import packed
+from avatar_type.ensemble.combine import read_tables
 from avatar_type.errors import ParamsError
 from avatar_type.explain.gradcam import gradcam_maps, overlay
 from avatar_type.explain.overlap import pairwise_overlap, resize_map
@@ -88,8 +89,7 @@ def _mistakes(
 ) -> pd.DataFrame:
     """The ``limit`` most confident wrong predictions on the balanced test, over all models."""
     wrong = []
-    for name in models:
-        table = pd.read_csv(Path(eval_dir) / name / scenario / "probabilities.csv")
+    for name, table in read_tables(eval_dir, list(models), scenario).items():
         chosen = table[(table["set"] == "balanced_test") & (table["predicted"] != table["label"])]
         confidence = chosen[[f"p_{c}" for c in CLASSES]].max(axis=1)
         wrong.append(chosen.assign(model=name, confidence=confidence))

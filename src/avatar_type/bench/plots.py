@@ -8,6 +8,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from avatar_type.viz.figures import save_figure
+
 
 def bench_table(results: dict[str, dict]) -> pd.DataFrame:
     """One row per model (the keys of ``results``); CUDA columns when any model has them."""
@@ -51,8 +53,4 @@ def plot_speed_vs_complexity(results: dict[str, dict], path: Path) -> Path:
     ax.set_ylabel("CPU latency, batch 1, median ms (log scale)")
     ax.set_title("Speed against complexity (point area: parameters)")
     ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)

@@ -18,9 +18,9 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
 from avatar_type.evaluate.calibration import ece
+from avatar_type.evaluate.predict import PROB_COLUMNS
 from avatar_type.labels import CLASS_TO_INDEX, CLASSES
 
-PROB_COLUMNS = [f"p_{c}" for c in CLASSES]
 SCORED_SETS = ("val", "test", "balanced_test")
 
 

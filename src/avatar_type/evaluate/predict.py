@@ -12,6 +12,9 @@ from torch import nn
 from avatar_type.evaluate.calibration import softmax
 from avatar_type.labels import CLASSES
 
+# column names of the class probabilities in every saved prediction table, in class order
+PROB_COLUMNS = [f"p_{c}" for c in CLASSES]
+
 
 @dataclass
 class Outputs:
@@ -34,7 +37,7 @@ def classify(model: nn.Module, features: np.ndarray, device: torch.device) -> np
 def probability_table(ids: pd.Series, labels: pd.Series, probs: np.ndarray) -> pd.DataFrame:
     """Per-image probabilities with columns named by class (``p_real``, ...), for saving."""
     table = pd.DataFrame({"id": ids.to_numpy(), "label": labels.to_numpy()})
-    for k, name in enumerate(CLASSES):
-        table[f"p_{name}"] = probs[:, k]
+    for k, column in enumerate(PROB_COLUMNS):
+        table[column] = probs[:, k]
     table["predicted"] = [CLASSES[k] for k in probs.argmax(axis=1)]
     return table

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from avatar_type.data import packed
 from avatar_type.ensemble.combine import read_tables
 from avatar_type.errors import ParamsError
+from avatar_type.evaluate.predict import PROB_COLUMNS
 from avatar_type.explain.gradcam import gradcam_maps, overlay
 from avatar_type.explain.overlap import pairwise_overlap, resize_map
 from avatar_type.labels import CLASS_TO_INDEX, CLASSES
@@ -91,7 +92,7 @@ def _mistakes(
     wrong = []
     for name, table in read_tables(eval_dir, list(models), scenario).items():
         chosen = table[(table["set"] == "balanced_test") & (table["predicted"] != table["label"])]
-        confidence = chosen[[f"p_{c}" for c in CLASSES]].max(axis=1)
+        confidence = chosen[PROB_COLUMNS].max(axis=1)
         wrong.append(chosen.assign(model=name, confidence=confidence))
     if not wrong:
         return pd.DataFrame()

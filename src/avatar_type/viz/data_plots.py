@@ -10,6 +10,7 @@ import pandas as pd
 from PIL import Image
 
 from avatar_type.labels import CLASSES
+from avatar_type.viz.figures import save_figure
 
 
 def source_counts(index: pd.DataFrame) -> pd.DataFrame:
@@ -36,10 +37,7 @@ def plot_source_counts(counts: pd.DataFrame, path: Path) -> None:
         fontsize=8,
     )
     ax.set_title("Images per source after validation and deduplication")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def contact_sheet(
@@ -57,10 +55,7 @@ def contact_sheet(
     ax.imshow(sheet)
     ax.set_axis_off()
     ax.set_title(title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def contact_sheets(

@@ -8,6 +8,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from avatar_type.viz.figures import save_figure
+
 
 def macro_f1_rows(report: dict, set_name: str = "balanced_test") -> pd.DataFrame:
     """(name, kind, macro_f1) of every single model and ensemble on one set."""
@@ -43,7 +45,4 @@ def plot_ensembles(title: str, report: dict, correlation: pd.DataFrame, path: Pa
     fig.colorbar(image, ax=right, fraction=0.046)
     right.set_title("Correlation of per-image correctness (diversity)")
     fig.suptitle(title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path)

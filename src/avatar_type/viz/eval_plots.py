@@ -10,9 +10,9 @@ import pandas as pd
 
 from avatar_type.evaluate.calibration import reliability_bins
 from avatar_type.evaluate.corruptions import SEVERITIES
+from avatar_type.evaluate.predict import PROB_COLUMNS
 from avatar_type.labels import CLASS_TO_INDEX, CLASSES, ood_set
-
-PROB_COLUMNS = [f"p_{c}" for c in CLASSES]
+from avatar_type.viz.figures import save_figure
 
 
 def confusion_rows(table: pd.DataFrame, set_name: str) -> pd.DataFrame:
@@ -67,10 +67,7 @@ def plot_run(
     _tsne(axes[1, 1], tsne, metrics["embedding"]["silhouette"])
     _ood_shares(axes[1, 2], metrics.get("ood", {}).get("sets", {}))
     fig.suptitle(title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _confusion(ax, confusion: np.ndarray) -> None:

@@ -8,12 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-
-def _save(fig, path: Path) -> None:
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=70)
-    plt.close(fig)
+from avatar_type.viz.figures import save_figure
 
 
 def plot_wall(
@@ -33,7 +28,7 @@ def plot_wall(
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle("Grad-CAM for the true class: models (rows) x images per class (columns)")
-    _save(fig, path)
+    save_figure(fig, path, dpi=70)
 
 
 def plot_overlap(overlap: pd.DataFrame, models: list[str], path: Path) -> None:
@@ -53,7 +48,7 @@ def plot_overlap(overlap: pd.DataFrame, models: list[str], path: Path) -> None:
         ax.set_xticks(range(len(models)), models, rotation=45, ha="right", fontsize=7)
         ax.set_yticks(range(len(models)), models, fontsize=7)
         ax.set_title(f"{name}: IoU (upper), Pearson r (lower)")
-    _save(fig, path)
+    save_figure(fig, path, dpi=70)
 
 
 def plot_mistakes(overlays: list[np.ndarray], captions: list[str], path: Path) -> None:
@@ -67,4 +62,4 @@ def plot_mistakes(overlays: list[np.ndarray], captions: list[str], path: Path) -
         ax.imshow(shown)
         ax.set_title(caption, fontsize=7)
     fig.suptitle("Most confident mistakes on the balanced test (map of the predicted class)")
-    _save(fig, path)
+    save_figure(fig, path, dpi=70)

@@ -10,14 +10,7 @@ import pandas as pd
 
 from avatar_type.evaluate.corruptions import SEVERITIES
 from avatar_type.labels import CLASSES
-
-
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+from avatar_type.viz.figures import save_figure
 
 
 def plot_imbalance_effect(points: pd.DataFrame, path: Path) -> Path:
@@ -36,7 +29,7 @@ def plot_imbalance_effect(points: pd.DataFrame, path: Path) -> Path:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle("Effect of class imbalance")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_bias_map(shares: pd.DataFrame, path: Path) -> Path:
@@ -59,7 +52,7 @@ def plot_bias_map(shares: pd.DataFrame, path: Path) -> Path:
     ax.set_yticks(range(len(models)), models)
     fig.colorbar(image, ax=ax, label="largest predicted-class share (1 = all one class)")
     ax.set_title("OOD bias map: where out-of-domain images land")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_robustness(curves: dict[str, dict], path: Path) -> Path:
@@ -75,7 +68,7 @@ def plot_robustness(curves: dict[str, dict], path: Path) -> Path:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("accuracy, balanced test")
     axes[-1].legend(fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_calibration(table: pd.DataFrame, path: Path) -> Path:
@@ -88,7 +81,7 @@ def plot_calibration(table: pd.DataFrame, path: Path) -> Path:
     ax.invert_yaxis()
     ax.set_xlabel("ECE (15 bins), in-domain test; lower is better")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_ranking(scores: pd.DataFrame, path: Path, top: int = 20) -> Path:
@@ -105,4 +98,4 @@ def plot_ranking(scores: pd.DataFrame, path: Path, top: int = 20) -> Path:
     ax.set_xlim(0, 1)
     ax.set_xlabel("integrated score (stacked: weighted normalised metrics)")
     ax.legend(fontsize=7, loc="lower right")
-    return _save(fig, path)
+    return save_figure(fig, path)

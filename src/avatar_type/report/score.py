@@ -17,9 +17,18 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from avatar_type.errors import ParamsError
+from avatar_type.errors import AvatarTypeError, ParamsError
 
 SOURCES = ("eval", "bench")
+
+
+class MissingMetric(AvatarTypeError, KeyError):
+    """A metric the score needs is absent: reported in one line naming the metrics file."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
 DIRECTIONS = ("higher", "lower")
 
 
@@ -57,7 +66,7 @@ def lookup(data: dict, path: str, where: str) -> float:
     value = data
     for key in path.split("."):
         if not isinstance(value, dict) or key not in value:
-            raise KeyError(f"{where}: no metric {path!r} (missing {key!r})")
+            raise MissingMetric(f"{where}: no metric {path!r} (missing {key!r})")
         value = value[key]
     if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
         raise ValueError(f"{where}: metric {path!r} is {value!r}, not a finite number")
@@ -76,7 +85,9 @@ def metric_table(
                 row[t.name] = lookup(metrics, t.path, f"metrics/eval/{model}/{scenario}.json")
             else:
                 if model not in bench:
-                    raise KeyError(f"metrics/bench/{model}.json: missing; run the benchmark stage")
+                    raise MissingMetric(
+                        f"metrics/bench/{model}.json: missing; run the benchmark stage"
+                    )
                 row[t.name] = lookup(bench[model], t.path, f"metrics/bench/{model}.json")
         rows.append(row)
     return pd.DataFrame(rows)

@@ -15,13 +15,17 @@ def main() -> None:
     parser.add_argument("scenario")
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args()
-    seed = int(load_yaml(args.params)["seed"])
+    params = load_yaml(args.params)
+    seed = int(params["seed"])
+    # the scenarios' class shares are the prior-shift audit's test priors ("natural" has none)
+    priors = {k: v for k, v in params["split"]["scenarios"].items() if isinstance(v, dict)}
     run_id = Path(args.model) / args.scenario
     result = evaluate_run(
         Path("models") / run_id,
         Path("data/denoised"),
         Path("data/splits") / f"{args.scenario}.csv",
         seed,
+        priors,
     )
     write_json(Path("metrics/eval") / f"{run_id}.json", result.metrics)
     out = Path("data/eval") / run_id

@@ -1,13 +1,15 @@
 """DVC stage: the group-aware split of one imbalance scenario."""
 
 import argparse
+import logging
 from pathlib import Path
 
 from avatar_type.data import packed
-from avatar_type.data.split import SPLITS, make_split
-from avatar_type.labels import CLASSES, is_ood
+from avatar_type.data.split import make_split, split_summary
 from avatar_type.params import load_yaml
 from avatar_type.runner import run, write_json
+
+log = logging.getLogger(__name__)
 
 
 def main() -> None:
@@ -23,6 +25,7 @@ def main() -> None:
     if args.scenario not in scenarios:
         raise ValueError(f"{args.params}: split.scenarios has no {args.scenario!r}")
     _, index = packed.load(Path(args.denoised))
+    unseen = cfg.get("unseen")
     split = make_split(
         index,
         scenarios[args.scenario],
@@ -30,21 +33,14 @@ def main() -> None:
         cfg["balanced_test_fraction"],
         cfg["fractions"],
         cfg.get("max_images"),
+        unseen,
     )
+    summary = split_summary(split, index, unseen)
+    if summary["unseen_missing"]:
+        log.warning("held-out sources not in the data: %s", ", ".join(summary["unseen_missing"]))
     Path(args.out).mkdir(parents=True, exist_ok=True)
     split.to_csv(Path(args.out) / f"{args.scenario}.csv", index=False)
-    counts = {}
-    for name in SPLITS:
-        rows = split[split["split"] == name]
-        if name == "ood":
-            counts[name] = {
-                k.split(":", 1)[1]: int(v) for k, v in rows["label"].value_counts().items()
-            }
-        else:
-            counts[name] = {c: int((rows["label"] == c).sum()) for c in CLASSES}
-    counts["unused"] = int(((split["split"] == "") & ~split["label"].map(is_ood)).sum())
-    counts["largest_unit"] = int(split.groupby("unit").size().max())
-    write_json(f"metrics/split/{args.scenario}.json", counts)
+    write_json(f"metrics/split/{args.scenario}.json", summary)
 
 
 if __name__ == "__main__":

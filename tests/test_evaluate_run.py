@@ -11,7 +11,7 @@ from train_fixtures import synthetic_image
 from avatar_type.data import packed
 from avatar_type.evaluate.corruptions import SEVERITIES
 from avatar_type.evaluate.features import FeatureSource
-from avatar_type.evaluate.run import PRIOR_SCENARIOS, evaluate_run
+from avatar_type.evaluate.run import evaluate_run
 from avatar_type.labels import CLASSES
 from avatar_type.models.registry import build_model
 from avatar_type.train.config import TrainConfig
@@ -19,7 +19,11 @@ from avatar_type.train.loop import train_run
 from avatar_type.viz import eval_plots
 
 pytest_plugins = ("train_fixtures",)
-PER_CLASS = {"drawing": 60, "real": 30, "generated": 30}
+PER_CLASS = {"drawing": 60, "real": 36, "generated": 36}
+PRIORS = {
+    "balanced": {c: 1 for c in CLASSES},
+    "skewed": {"drawing": 0.8, "real": 0.1, "generated": 0.1},
+}
 
 
 @pytest.fixture
@@ -33,7 +37,7 @@ def evaluated(isolated, tiny_data):
             images[i] = rng.integers(100, 140, (32, 32, 3), dtype=np.uint8)
         else:
             images[i] = synthetic_image(label, rng)
-        rows.append({"id": f"img-{i:04d}", "label": label})
+        rows.append({"id": f"img-{i:04d}", "label": label, "source": f"{label}-{i % 2}"})
     images.flush()
     index = pd.DataFrame(rows)
     index.to_csv(isolated / "pack2" / packed.INDEX, index=False)
@@ -44,13 +48,16 @@ def evaluated(isolated, tiny_data):
                 name = "ood"
             else:
                 name = ["balanced_test"] * 8 + ["val"] * 8 + ["test"] * 8
+                name += ["unseen_val"] * 2 + ["unseen_test"] * 4
                 name = name[j] if j < len(name) else "train"
             split.append({"id": image_id, "label": label, "unit": image_id, "split": name})
     pd.DataFrame(split).to_csv(isolated / "split2.csv", index=False)
     cfg = TrainConfig(arch="detector_cnn", img_size=32, epochs=3, batch_size=16, lr=0.003)
     rt = tiny_data.runtime("eval")
     train_run(cfg, "tiny", "tiny", isolated / "pack2", isolated / "split2.csv", rt)
-    return evaluate_run(rt.model_dir, isolated / "pack2", isolated / "split2.csv", seed=1)
+    return evaluate_run(
+        rt.model_dir, isolated / "pack2", isolated / "split2.csv", seed=1, prior_scenarios=PRIORS
+    )
 
 
 def test_every_metric_family_is_reported(evaluated):
@@ -59,7 +66,7 @@ def test_every_metric_family_is_reported(evaluated):
     assert metrics["balanced"]["macro_f1"] > 0.6  # the synthetic classes are easy
     for key in ("ece", "ece_10", "mce", "nll", "brier", "ece_after_ts", "temperature"):
         assert key in metrics["calibration"]
-    assert set(metrics["prior_shift"]) == set(PRIOR_SCENARIOS)
+    assert set(metrics["prior_shift"]) == set(PRIORS)
     expected = {f"{n}@{s:g}" for n, sev in SEVERITIES.items() for s in sev}
     assert set(metrics["robustness"]["accuracy"]) == expected
     assert metrics["robustness"]["clean_accuracy"] == metrics["balanced"]["accuracy"]
@@ -67,7 +74,23 @@ def test_every_metric_family_is_reported(evaluated):
     assert grey["n"] == 10 and 0 <= grey["unbias"] <= 2 / 3 + 1e-9
     assert sum(grey["shares"].values()) == pytest.approx(1.0)
     assert "silhouette" in metrics["embedding"]
-    assert set(table["set"]) == {"val", "test", "balanced_test", "ood"}
+    assert set(table["set"]) == {"val", "test", "balanced_test", "unseen_val", "unseen_test", "ood"}
+
+
+def test_unseen_sources_are_measured_apart(evaluated):
+    metrics, table = evaluated.metrics, evaluated.probabilities
+    unseen = metrics["unseen"]
+    assert unseen["n"] == 12 and metrics["unseen_val"]["n"] == 6
+    test = table[table["set"] == "unseen_test"]
+    assert unseen["accuracy"] == pytest.approx((test["predicted"] == test["label"]).mean())
+    # per source: the two sources of each class, weighted back to the overall accuracy
+    per_source = unseen["per_source"]
+    assert sum(s["n"] for s in per_source.values()) == 12
+    overall = sum(s["n"] * s["accuracy"] for s in per_source.values()) / 12
+    assert overall == pytest.approx(unseen["accuracy"], abs=1e-3)
+    assert set(unseen["per_class"]) == set(CLASSES)
+    for key in ("ece", "temperature", "ece_after_ts"):
+        assert key in unseen["calibration"]
 
 
 def test_tsne_maps_every_balanced_test_image(evaluated):

@@ -7,6 +7,11 @@ scenario then draws train/val/test from the rest in its own class proportions. S
 one seeded order of units, so scenarios differ only where their proportions differ. A unit that
 holds an out-of-domain image is out-of-domain as a whole: its in-domain images are left unused,
 so an in-domain near-duplicate of an OOD image can never leak into training.
+
+Whole sources named in ``unseen`` are held out before anything else, as ``unseen_val`` (for
+choices only) and ``unseen_test`` (never used for a choice), identical across scenarios: they
+measure performance on sources no model trained on. As with OOD, a unit that holds an image of
+a held-out source is held out as a whole, and its images of other sources are left unused.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ import pandas as pd
 
 from avatar_type.labels import CLASSES, is_ood
 
-SPLITS = ("train", "val", "test", "balanced_test", "ood")
+SPLITS = ("train", "val", "test", "balanced_test", "unseen_val", "unseen_test", "ood")
+UNSEEN_SPLITS = ("unseen_val", "unseen_test")
 
 
 def split_units(index: pd.DataFrame) -> np.ndarray:
@@ -39,14 +45,35 @@ def split_units(index: pd.DataFrame) -> np.ndarray:
     return np.array([root("g:" + g) for g in index["group"]])
 
 
-def _unit_table(index: pd.DataFrame, seed: int) -> pd.DataFrame:
-    """Units with their size, majority label and a seeded random rank."""
-    units = pd.DataFrame({"unit": split_units(index), "label": index["label"]})
+def unseen_sources(unseen: Mapping[str, Mapping[str, list[str]]] | None) -> dict[str, str]:
+    """Source name -> ``unseen_val`` / ``unseen_test`` from the ``split.unseen`` param
+    ({val: {class: [sources]}, test: {class: [sources]}}); a source may be held out once."""
+    chosen: dict[str, str] = {}
+    for part, per_class in (unseen or {}).items():
+        if part not in ("val", "test"):
+            raise ValueError(f"split.unseen: unknown part {part!r}; expected val and test")
+        for label, names in (per_class or {}).items():
+            if label not in CLASSES:
+                raise ValueError(f"split.unseen.{part}: unknown class {label!r}")
+            for name in names or []:
+                if name in chosen:
+                    raise ValueError(f"split.unseen: source {name!r} is held out twice")
+                chosen[name] = f"unseen_{part}"
+    return chosen
+
+
+def _unit_table(index: pd.DataFrame, seed: int, held_out: Mapping[str, str]) -> pd.DataFrame:
+    """Units with their size, majority label, held-out part (or "") and a seeded random rank."""
+    sources = index["source"] if "source" in index else pd.Series("", index=index.index)
+    units = pd.DataFrame(
+        {"unit": split_units(index), "label": index["label"], "held": sources.map(held_out)}
+    )
     table = units.groupby("unit").agg(
         size=("label", "size"),
         label=("label", lambda s: s.value_counts().index[0]),
         pure=("label", lambda s: s.nunique() == 1),
         ood=("label", lambda s: any(is_ood(x) for x in s)),
+        held=("held", lambda s: s.dropna().min() if s.notna().any() else ""),
     )
     table = table.sort_index()
     table["rank"] = np.random.default_rng(seed).permutation(len(table))
@@ -95,6 +122,7 @@ def make_split(
     balanced_test_fraction: float,
     fractions: Mapping[str, float],
     max_images: int | None = None,
+    unseen: Mapping[str, Mapping[str, list[str]]] | None = None,
 ) -> pd.DataFrame:
     """Assign every row of ``index`` to a split (or to none: column ``split`` empty)."""
     fr = {k: float(fractions[k]) for k in ("train", "val", "test")}
@@ -103,12 +131,15 @@ def make_split(
     if not 0 < balanced_test_fraction < 1:
         raise ValueError(f"balanced_test_fraction must be in (0, 1), got {balanced_test_fraction}")
     units = split_units(index)
-    table = _unit_table(index, seed)
+    held_out = unseen_sources(unseen)
+    table = _unit_table(index, seed, held_out)
     assignment: dict[str, str] = {}
 
     ood_units = table[table["ood"]]
     assignment.update({u: "ood" for u in ood_units.index})
-    indomain = table.drop(ood_units.index)
+    held_units = table[~table["ood"] & (table["held"] != "")]
+    assignment.update(dict(held_units["held"]))
+    indomain = table.drop(ood_units.index).drop(held_units.index)
     missing = [c for c in CLASSES if c not in set(indomain["label"])]
     if missing:
         raise ValueError(f"no in-domain images of class(es) {', '.join(missing)}")
@@ -138,17 +169,69 @@ def make_split(
         assignment.update({u: "val" for u in val})
         assignment.update({u: "train" for u in rest.drop(val).index})
 
-    out = pd.DataFrame(
+    sources = index["source"] if "source" in index else pd.Series("", index=index.index)
+
+    def final(part: str, label: str, source: str) -> str:
+        """Images that only share a unit with an OOD or held-out image are left unused."""
+        if part == "ood" and not is_ood(label):
+            return ""
+        if part in UNSEEN_SPLITS and (is_ood(label) or held_out.get(source) != part):
+            return ""
+        return part
+
+    return pd.DataFrame(
         {
             "id": index["id"],
             "label": index["label"],
             "unit": units,
             "split": [
-                "" if a == "ood" and not is_ood(label) else a
-                for a, label in zip(
-                    (assignment.get(u, "") for u in units), index["label"], strict=True
-                )
+                final(assignment.get(u, ""), label, source)
+                for u, label, source in zip(units, index["label"], sources, strict=True)
             ],
         }
     )
-    return out
+
+
+def split_summary(
+    split: pd.DataFrame,
+    index: pd.DataFrame,
+    unseen: Mapping[str, Mapping[str, list[str]]] | None = None,
+) -> dict:
+    """Images per split and class (OOD per set), the held-out sources with their image counts,
+    and the named held-out sources that the data does not have (an optional source not fetched)."""
+    counts: dict = {}
+    for name in SPLITS:
+        rows = split[split["split"] == name]
+        if name == "ood":
+            counts[name] = {
+                k.split(":", 1)[1]: int(v) for k, v in rows["label"].value_counts().items()
+            }
+        else:
+            counts[name] = {c: int((rows["label"] == c).sum()) for c in CLASSES}
+    counts["unused"] = int(((split["split"] == "") & ~split["label"].map(is_ood)).sum())
+    counts["largest_unit"] = int(split.groupby("unit").size().max())
+    source = split["id"].map(dict(zip(index["id"], index["source"], strict=True)))
+    present = set(index["source"])
+    counts["unseen_sources"] = {
+        part: {
+            label: {
+                name: int(((source == name) & (split["split"] == f"unseen_{part}")).sum())
+                for name in names or []
+                if name in present
+            }
+            for label, names in (per_class or {}).items()
+        }
+        for part, per_class in (unseen or {}).items()
+    }
+    counts["unseen_missing"] = sorted(set(unseen_sources(unseen)) - present)
+    label_of = index.groupby("source")["label"].agg(lambda s: s.value_counts().index[0])
+    wrong = [
+        f"{name} (its images are {label_of[name]}, listed under {label})"
+        for per_class in (unseen or {}).values()
+        for label, names in (per_class or {}).items()
+        for name in names or []
+        if name in present and label_of[name] != label
+    ]
+    if wrong:
+        raise ValueError(f"split.unseen lists sources under the wrong class: {'; '.join(wrong)}")
+    return counts

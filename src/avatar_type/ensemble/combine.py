@@ -2,7 +2,9 @@
 
 Three combinations: soft voting (mean probability), weighted soft voting with weight
 accuracy x (1 - ECE) measured on validation, and the best subset of models chosen on validation.
-Every choice is made on the validation set; the balanced test set only scores it. Diversity is the
+Every choice is made on one validation set: ``unseen_val`` (held-out sources) where the split
+has it, since in-source validation favours the model that memorises its sources, else ``val``.
+The test sets (balanced, held-out sources) only score the choice. Diversity is the
 Pearson correlation of the members' correctness on the balanced test (Kuncheva and Whitaker 2003):
 members that err on the same images add little to each other.
 """
@@ -22,6 +24,7 @@ from avatar_type.evaluate.predict import PROB_COLUMNS
 from avatar_type.labels import CLASS_TO_INDEX, CLASSES
 
 SCORED_SETS = ("val", "test", "balanced_test")
+UNSEEN_SETS = ("unseen_val", "unseen_test")  # scored too where the split holds sources out
 
 
 @dataclass
@@ -35,6 +38,15 @@ class Predictions:
     def models(self) -> list[str]:
         return list(self.probs)
 
+    @property
+    def sets(self) -> list[str]:
+        return list(self.y)
+
+    @property
+    def choice_set(self) -> str:
+        """Where choices are made: held-out-source validation when there is one."""
+        return "unseen_val" if "unseen_val" in self.y else "val"
+
 
 def load_predictions(tables: dict[str, pd.DataFrame]) -> Predictions:
     """Align the probability tables of the evaluate stage (one per model) image by image."""
@@ -42,7 +54,8 @@ def load_predictions(tables: dict[str, pd.DataFrame]) -> Predictions:
         raise ValueError("an ensemble needs at least one model's predictions")
     probs: dict[str, dict[str, np.ndarray]] = {m: {} for m in tables}
     y = {}
-    for set_name in SCORED_SETS:
+    present = [s for s in UNSEEN_SETS if all((t["set"] == s).any() for t in tables.values())]
+    for set_name in (*SCORED_SETS, *present):
         reference = None
         for model, table in tables.items():
             chosen = table[table["set"] == set_name].sort_values("id")
@@ -77,24 +90,26 @@ def soft_vote(members: list[np.ndarray], weights: np.ndarray | None = None) -> n
 
 
 def reliability_weights(preds: Predictions, models: list[str]) -> np.ndarray:
-    """accuracy x (1 - ECE) of each model on validation."""
-    y = preds.y["val"]
+    """accuracy x (1 - ECE) of each model on the choice set."""
+    name = preds.choice_set
+    y = preds.y[name]
     return np.array(
         [
-            accuracy_score(y, preds.probs[m]["val"].argmax(1)) * (1 - ece(preds.probs[m]["val"], y))
+            accuracy_score(y, preds.probs[m][name].argmax(1)) * (1 - ece(preds.probs[m][name], y))
             for m in models
         ]
     )
 
 
 def best_subset(preds: Predictions, max_size: int, exhaustive_up_to: int = 12) -> list[str]:
-    """The subset of at most ``max_size`` models whose soft vote has the best validation
-    macro-F1: every subset when there are few models, greedy forward selection otherwise.
+    """The subset of at most ``max_size`` models whose soft vote has the best macro-F1 on the
+    choice set: every subset when there are few models, greedy forward selection otherwise.
     Ties go to the smaller subset, then to the order of the model list."""
-    models, y = preds.models, preds.y["val"]
+    models, name = preds.models, preds.choice_set
+    y = preds.y[name]
 
     def f1(subset: tuple[str, ...]) -> float:
-        return scores(soft_vote([preds.probs[m]["val"] for m in subset]), y)["macro_f1"]
+        return scores(soft_vote([preds.probs[m][name] for m in subset]), y)["macro_f1"]
 
     if len(models) <= exhaustive_up_to:
         candidates = (
@@ -142,9 +157,9 @@ def ensemble_report(preds: Predictions, max_size: int) -> dict:
         "weighted_vote": (models, weights),
         "best_subset": (subset, None),
     }
-    result: dict = {"models": {}, "ensembles": {}}
+    result: dict = {"chosen_on": preds.choice_set, "models": {}, "ensembles": {}}
     for m in models:
-        result["models"][m] = {s: scores(preds.probs[m][s], preds.y[s]) for s in SCORED_SETS}
+        result["models"][m] = {s: scores(preds.probs[m][s], preds.y[s]) for s in preds.sets}
     for name, (members, w) in combos.items():
         result["ensembles"][name] = {
             "members": list(members),
@@ -155,7 +170,7 @@ def ensemble_report(preds: Predictions, max_size: int) -> dict:
             ),
             **{
                 s: scores(soft_vote([preds.probs[m][s] for m in members], w), preds.y[s])
-                for s in SCORED_SETS
+                for s in preds.sets
             },
         }
 
@@ -174,6 +189,20 @@ def ensemble_report(preds: Predictions, max_size: int) -> dict:
         name: balanced_f1(entry) - balanced_f1(result["models"][best_on_test])
         for name, entry in result["ensembles"].items()
     }
+    if "unseen_test" in preds.sets:
+
+        def unseen_f1(entry: dict) -> float:
+            return entry["unseen_test"]["macro_f1"]
+
+        by_choice = max(models, key=lambda m: result["models"][m]["unseen_val"]["macro_f1"])
+        result["best_single"].update(
+            by_unseen_val=by_choice, unseen_macro_f1=unseen_f1(result["models"][by_choice])
+        )
+        # the honest comparison: the model the same choice set would pick, on unseen sources
+        result["gain_unseen_macro_f1"] = {
+            name: unseen_f1(entry) - unseen_f1(result["models"][by_choice])
+            for name, entry in result["ensembles"].items()
+        }
     corr = correctness_correlation(preds).to_numpy()
     upper = corr[np.triu_indices(len(models), 1)]
     dis = disagreement(preds).to_numpy()[np.triu_indices(len(models), 1)]

@@ -4,6 +4,7 @@ probabilities."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,16 +21,9 @@ from avatar_type.labels import CLASSES, ood_set
 from avatar_type.train.data import packed_at, split_rows
 from avatar_type.train.output import load_trained
 
-# sets whose predictions are saved; val is kept for temperature scaling and ensemble selection
-EVALUATED_SETS = ("val", "test", "balanced_test")
-
-# test priors for the prior-shift audit, as drawing/real/generated shares (the scenarios')
-PRIOR_SCENARIOS = {
-    "balanced": (1, 1, 1),
-    "d50": (0.5, 0.25, 0.25),
-    "d70": (0.7, 0.15, 0.15),
-    "d80": (0.8, 0.1, 0.1),
-}
+# sets whose predictions are saved; val and unseen_val are kept for choices (temperature,
+# ensemble subset, best model), the others only ever measure
+EVALUATED_SETS = ("val", "test", "balanced_test", "unseen_val", "unseen_test")
 
 
 @dataclass
@@ -41,17 +35,22 @@ class Evaluation:
     tsne: pd.DataFrame
 
 
-def _priors_in_class_order(drawing: float, real: float, generated: float) -> np.ndarray:
-    shares = {"drawing": drawing, "real": real, "generated": generated}
-    p = np.array([shares[c] for c in CLASSES], dtype=float)
+def _priors_in_class_order(shares: Mapping[str, float]) -> np.ndarray:
+    p = np.array([float(shares[c]) for c in CLASSES], dtype=float)
     return p / p.sum()
 
 
-def _prior_shift(out: Outputs, y: np.ndarray, train_priors: np.ndarray, seed: int) -> dict:
+def _prior_shift(
+    out: Outputs,
+    y: np.ndarray,
+    train_priors: np.ndarray,
+    seed: int,
+    priors: Mapping[str, Mapping[str, float]],
+) -> dict:
     probs = out.probabilities()
     result = {}
-    for name, shares in PRIOR_SCENARIOS.items():
-        target = _priors_in_class_order(*shares)
+    for name, shares in priors.items():
+        target = _priors_in_class_order(shares)
         idx = prior_shift.resample_to_priors(y, target, seed)
         p, t = probs[idx], y[idx]
         estimated = prior_shift.em_priors(p, train_priors)
@@ -111,19 +110,58 @@ def _ood(source: FeatureSource, split: pd.DataFrame, position: pd.Series, in_dom
     return summary, tables
 
 
+def _unseen(outputs: dict[str, Outputs], sets: dict, index: pd.DataFrame, seed: int) -> dict:
+    """Held-out sources: classification on unseen_test, per-source accuracy and calibration
+    (temperature fitted on unseen_val when it has images), plus the unseen_val scores used for
+    choices."""
+    rows, y = sets["unseen_test"]
+    probs = outputs["unseen_test"].probabilities()
+    correct = probs.argmax(1) == y
+    per_source = (
+        pd.DataFrame({"source": index["source"].to_numpy()[rows], "correct": correct})
+        .groupby("source")["correct"]
+        .agg(["size", "mean"])
+    )
+    report = {
+        **classification_report(probs, y, seed=seed),
+        "per_source": {
+            name: {"n": int(r["size"]), "accuracy": round(float(r["mean"]), 4)}
+            for name, r in per_source.iterrows()
+        },
+        "calibration": calibration.calibration_report(probs, y),
+    }
+    if "unseen_val" in outputs:
+        val_y = sets["unseen_val"][1]
+        temperature = calibration.fit_temperature(outputs["unseen_val"].logits, val_y)
+        scaled = outputs["unseen_test"].probabilities(temperature)
+        report["calibration"].update(
+            temperature=temperature,
+            **{f"{k}_after_ts": v for k, v in calibration.calibration_report(scaled, y).items()},
+        )
+    return report
+
+
 def evaluate_run(
-    model_dir: Path, pack_dir: Path, split_csv: Path, seed: int, robustness: bool = True
+    model_dir: Path,
+    pack_dir: Path,
+    split_csv: Path,
+    seed: int,
+    prior_scenarios: Mapping[str, Mapping[str, float]],
+    robustness: bool = True,
 ) -> Evaluation:
     """Metrics of one trained model, per-image probabilities of every evaluated set (val, test,
-    balanced test, OOD) and a 2-D t-SNE map of its balanced-test features."""
+    balanced test, held-out sources, OOD) and a 2-D t-SNE map of its balanced-test features.
+
+    ``prior_scenarios`` (name -> class shares) are the test priors of the prior-shift audit."""
     model, card = load_trained(model_dir)
     images, index = packed_at(pack_dir, card["preprocessing"]["img_size"])
     source = FeatureSource(model, card, images, pack_dir, seed)
     split = pd.read_csv(split_csv, keep_default_na=False)
-    sets = {name: split_rows(index, split, name) for name in EVALUATED_SETS}
+    present = [n for n in EVALUATED_SETS if (split["split"] == n).any()]
+    sets = {name: split_rows(index, split, name) for name in present}
     outputs = {name: source.outputs(source.clean(rows)) for name, (rows, _) in sets.items()}
 
-    val_y, test_y, bal_y = (sets[n][1] for n in EVALUATED_SETS)
+    val_y, test_y, bal_y = (sets[n][1] for n in ("val", "test", "balanced_test"))
     temperature = calibration.fit_temperature(outputs["val"].logits, val_y)
     test_probs = outputs["test"].probabilities()
     bal_probs = outputs["balanced_test"].probabilities()
@@ -131,8 +169,8 @@ def evaluate_run(
     bal_features = outputs["balanced_test"].features
 
     metrics = {
-        "test": classification_report(test_probs, test_y),
-        "balanced": classification_report(bal_probs, bal_y),
+        "test": classification_report(test_probs, test_y, seed=seed),
+        "balanced": classification_report(bal_probs, bal_y, seed=seed),
         "calibration": {
             **calibration.calibration_report(test_probs, test_y),
             "temperature": temperature,
@@ -143,9 +181,17 @@ def evaluate_run(
                 ).items()
             },
         },
-        "prior_shift": _prior_shift(outputs["balanced_test"], bal_y, counts / counts.sum(), seed),
+        "prior_shift": _prior_shift(
+            outputs["balanced_test"], bal_y, counts / counts.sum(), seed, prior_scenarios
+        ),
         "embedding": separation(bal_features, bal_y),
     }
+    if "unseen_test" in outputs:
+        metrics["unseen"] = _unseen(outputs, sets, index, seed)
+    if "unseen_val" in outputs:
+        val_probs = outputs["unseen_val"].probabilities()
+        full = classification_report(val_probs, sets["unseen_val"][1])
+        metrics["unseen_val"] = {k: full[k] for k in ("n", "accuracy", "macro_f1")}
     if robustness:
         metrics["robustness"] = _robustness(
             source, sets["balanced_test"][0], bal_y, metrics["balanced"]["accuracy"]
@@ -155,7 +201,7 @@ def evaluate_run(
     if ood_summary:
         metrics["ood"] = ood_summary
 
-    for name in EVALUATED_SETS:
+    for name in present:
         chosen = split[split["split"] == name]
         probs = outputs[name].probabilities()
         tables.append(probability_table(chosen["id"], chosen["label"], probs).assign(set=name))

@@ -162,7 +162,7 @@ def real_steps(
     gen = torch.Generator().manual_seed(0)
     batches = Batches(images, rows, y, cfg.batch_size, device)
 
-    def stream() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def stream() -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         while True:  # epoch after epoch, as many steps as asked
             yield from batches.epoch(torch.randperm(len(y), generator=gen).numpy())
 
@@ -170,7 +170,7 @@ def real_steps(
 
     def step() -> int:
         start = time.perf_counter()
-        x, labels = next(it)
+        x, labels, _ = next(it)
         x = transform(x, labels, gen, True)
         input_seconds[0] += time.perf_counter() - start
         n, loss, logits = trainer.step(x, labels)

@@ -43,8 +43,8 @@ report = {"orders": [], "saved_model": 0, "wrote_metrics": 0, "logger_enabled": 
           "checkpoints": 0, "world": int(os.environ["WORLD_SIZE"])}
 
 order = loop._epoch_order
-def spy_order(cfg, y, gen, dist):
-    picked = order(cfg, y, gen, dist)
+def spy_order(cfg, batches, gen, dist):
+    picked = order(cfg, batches, gen, dist)
     report["orders"].append(picked.tolist())
     return picked
 loop._epoch_order = spy_order

@@ -310,10 +310,10 @@ def test_few_shot_trains_on_exactly_per_class_images(tiny_data, monkeypatch):
     original = loop.Batches.epoch
 
     def spy(self, order):
-        for x, y in original(self, order):
+        for x, y, w in original(self, order):
             if torch.is_grad_enabled():  # training batches (evaluation runs in inference mode)
                 seen.append(y.numpy().copy())
-            yield x, y
+            yield x, y, w
 
     monkeypatch.setattr(loop.Batches, "epoch", spy)
     cfg = config(arch="mid_cnn", mode="few_shot", few_shot_per_class=5, epochs=2, batch_size=8)
@@ -333,10 +333,10 @@ def test_a_last_batch_of_one_image_does_not_crash(tiny_data, monkeypatch):
     original = loop.Batches.epoch
 
     def spy(self, order):
-        for x, y in original(self, order):
+        for x, y, w in original(self, order):
             if torch.is_grad_enabled():
                 sizes.append(len(y))
-            yield x, y
+            yield x, y, w
 
     monkeypatch.setattr(loop.Batches, "epoch", spy)
     cfg = config(arch="mid_cnn", epochs=1, batch_size=31)  # 63 training images: 31 + 31 + 1

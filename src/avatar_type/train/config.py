@@ -26,6 +26,42 @@ class AugmentConfig:
     strong_jitter: float = 0.3
     strong_rotate: float = 30.0
     strong_translate: float = 0.15
+    # image-quality nuisances (resolution, blur, compression, framing) that differ between
+    # sources: each is applied to a sample with its probability, 0 = off
+    crop_p: float = 0.0
+    crop_scale_min: float = 0.5  # random resized crop: area share in [min, 1]
+    rescale_p: float = 0.0
+    rescale_min: float = 0.25  # down-and-up scaling: factor in [min, 1]
+    blur_p: float = 0.0
+    blur_sigma_max: float = 3.0  # Gaussian blur: sigma in [0.1, max] pixels
+    jpeg_p: float = 0.0
+    jpeg_quality_min: int = 30  # JPEG re-compression: quality in [min, 95]
+
+    @classmethod
+    def from_params(cls, raw: Any, where: str) -> AugmentConfig:
+        """Validate a mapping of fields; errors name ``where`` and the bad key."""
+        check_fields(raw, cls, where)
+        try:
+            cfg = cls(**raw)
+        except TypeError as exc:
+            raise ParamsError(f"{where}: {exc}") from exc
+        cfg.validate(where)
+        return cfg
+
+    def validate(self, where: str) -> None:
+        for key in ("crop_p", "rescale_p", "blur_p", "jpeg_p"):
+            _check_range(getattr(self, key), 0.0, 1.0, f"{where}.{key}")
+        for key in ("crop_scale_min", "rescale_min"):
+            _check_range(getattr(self, key), 1e-3, 1.0, f"{where}.{key}")
+        _check_range(self.blur_sigma_max, 0.1, 50.0, f"{where}.blur_sigma_max")
+        q = self.jpeg_quality_min
+        if isinstance(q, bool) or not isinstance(q, int) or not 1 <= q <= 95:
+            raise ParamsError(f"{where}.jpeg_quality_min: expected an integer in [1, 95], got {q}")
+
+
+def _check_range(value: Any, lo: float, hi: float, where: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+        raise ParamsError(f"{where}: expected a number in [{lo:g}, {hi:g}], got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -44,6 +80,7 @@ class TrainConfig:
     early_stopping: int = 4  # epochs without a better validation macro-F1
     drop_rate: float | None = None  # None: the architecture's own default
     imbalance: str = "weighted_loss"
+    source_balance: float = 0.0  # within a class, weight source s by count(s)^-power (0: off)
     allow_double_correction: bool = False
     logit_tau: float = 1.0
     partial_groups: int = 2  # partial: trainable last backbone groups
@@ -61,10 +98,9 @@ class TrainConfig:
         if "arch" not in raw:
             raise ParamsError(f"{where}: missing key 'arch'")
         values = dict(raw)
-        aug = values.pop("augment", {}) or {}
-        check_fields(aug, AugmentConfig, f"{where}.augment")
+        augment = AugmentConfig.from_params(values.pop("augment", {}) or {}, f"{where}.augment")
         try:
-            cfg = cls(**values, augment=AugmentConfig(**aug))
+            cfg = cls(**values, augment=augment)
         except TypeError as exc:
             raise ParamsError(f"{where}: {exc}") from exc
         cfg.validate(where)
@@ -85,9 +121,12 @@ class TrainConfig:
                     f"{where}.{key}: expected a non-negative number, got {value!r} "
                     "(YAML reads 1e-3 as text: write 0.001 or 1.0e-3)"
                 )
+        if not 0 <= self.source_balance <= 1:
+            raise ParamsError(f"{where}.source_balance: must be in [0, 1]")
         if self.lr <= 0:
             raise ParamsError(f"{where}.lr: must be positive")
         check_method(self.imbalance, self.allow_double_correction, where)
+        self.augment.validate(f"{where}.augment")
         if self.mode == "progressive" and self.head_epochs >= self.epochs:
             raise ParamsError(f"{where}.head_epochs must be smaller than epochs for progressive")
 

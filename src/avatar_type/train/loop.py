@@ -74,7 +74,8 @@ def _scores(y: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
 
 
 class Batches:
-    """Yields (inputs, labels) for an epoch: images from the pack or cached features."""
+    """Yields (inputs, labels, sample weights) for an epoch: images from the pack or cached
+    features; the weights balance sources within a class (all ones when not given)."""
 
     def __init__(
         self,
@@ -83,17 +84,22 @@ class Batches:
         y: np.ndarray,
         batch_size: int,
         device: torch.device,
+        weights: np.ndarray | None = None,
     ):
         self.data, self.rows, self.y = data, rows, y
         self.batch_size, self.device = batch_size, device
+        self.weights = (
+            np.ones(len(y), np.float32) if weights is None else weights.astype(np.float32)
+        )
 
-    def epoch(self, order: np.ndarray) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def epoch(self, order: np.ndarray) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         for start in range(0, len(order), self.batch_size):
             pick = order[start : start + self.batch_size]
             batch = torch.from_numpy(np.ascontiguousarray(self.data[self.rows[pick]]))
             yield (
                 batch.to(self.device, non_blocking=True),
                 torch.from_numpy(self.y[pick]).to(self.device),
+                torch.from_numpy(self.weights[pick]).to(self.device),
             )
 
 
@@ -105,11 +111,16 @@ def _as_float(x: torch.Tensor, _y: torch.Tensor, _gen, _train: bool) -> torch.Te
     return x.float()
 
 
-def _epoch_order(cfg: TrainConfig, y: np.ndarray, gen: torch.Generator, dist: Dist) -> np.ndarray:
+def _epoch_order(
+    cfg: TrainConfig, batches: Batches, gen: torch.Generator, dist: Dist
+) -> np.ndarray:
     """This rank's sample order for one epoch; a final batch of one image is dropped, since
     batch normalisation cannot train on a single sample."""
+    y = batches.y
     if cfg.imbalance in ("weighted_sampler", "loss_and_sampler"):
-        order = np.array(list(imbalance.sampler(y, K, gen)))
+        # the sampler draws sources in proportion to their weights, so the loss must not
+        # weigh them again: the caller trains on uniform weights then
+        order = np.array(list(imbalance.sampler(y, K, gen, batches.weights)))
     else:
         order = torch.randperm(len(y), generator=gen).numpy()
     # equal shards (padded like DistributedSampler): every rank runs the same number of
@@ -124,7 +135,7 @@ def _epoch_order(cfg: TrainConfig, y: np.ndarray, gen: torch.Generator, dist: Di
 def _evaluate(net: nn.Module, batches: Batches, loss_fn, transform: Transform) -> dict[str, float]:
     net.eval()
     losses, preds = [], []
-    for x, y in batches.epoch(np.arange(len(batches.y))):
+    for x, y, _ in batches.epoch(np.arange(len(batches.y))):
         logits = net(transform(x, y, None, False)).float()
         losses.append(float(loss_fn(logits, y, train=False)) * len(y))
         preds.append(logits.argmax(1).cpu().numpy())
@@ -139,10 +150,19 @@ def _make_loss(cfg: TrainConfig, y_train: np.ndarray, device: torch.device):
         weight = imbalance.class_weights(y_train, K).to(device)
     prior = imbalance.log_prior(y_train, K).to(device) * cfg.logit_tau
 
-    def loss_fn(logits: torch.Tensor, y: torch.Tensor, train: bool = True) -> torch.Tensor:
-        if train and cfg.imbalance == "logit_adjust":
+    def loss_fn(
+        logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None, train: bool = True
+    ) -> torch.Tensor:
+        """Cross-entropy, weighted per class (``weight``) and per sample (``w``) in training;
+        a weighted mean, so it equals PyTorch's class-weighted loss when ``w`` is all ones."""
+        if not train:
+            return F.cross_entropy(logits, y)
+        if cfg.imbalance == "logit_adjust":
             logits = logits + prior  # Menon et al.: adjust during training only
-        return F.cross_entropy(logits, y, weight=weight if train else None)
+        total = w if w is not None else torch.ones_like(y, dtype=logits.dtype)
+        if weight is not None:
+            total = total * weight[y]
+        return (F.cross_entropy(logits, y, reduction="none") * total).sum() / total.sum()
 
     return loss_fn
 
@@ -189,7 +209,7 @@ def image_transform(
     def transform(x: torch.Tensor, y: torch.Tensor, gen, train: bool) -> torch.Tensor:
         raw = x.permute(0, 3, 1, 2).float()
         if train:
-            raw = augment(raw, strengths_for(y, minority, light, strong), gen)
+            raw = augment(raw, strengths_for(y, minority, light, strong), gen, aug)
         out = normalise.nchw(raw)
         return out.contiguous(memory_format=torch.channels_last) if channels_last else out
 
@@ -239,11 +259,12 @@ def _fit(
         net.train()
         _freeze_norm_statistics(trainable_model)
         start, losses, preds, ys = time.perf_counter(), [], [], []
-        for x, y in train.epoch(_epoch_order(cfg, train.y, gen, dist)):
+        sampled = cfg.imbalance in ("weighted_sampler", "loss_and_sampler")
+        for x, y, w in train.epoch(_epoch_order(cfg, train, gen, dist)):
             x = transform(x, y, gen, True)
             with torch.autocast(rt.device.type, dtype=torch.bfloat16, enabled=rt.amp):
                 logits = net(x)
-            loss = loss_fn(logits.float(), y)
+            loss = loss_fn(logits.float(), y, None if sampled else w)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -314,6 +335,8 @@ def train_run(
     counts = np.bincount(train_y, minlength=K)
     if (counts == 0).any():
         raise ValueError(f"{split_csv}: no training image of {CLASSES[int(np.argmin(counts))]}")
+    sources = index["source"].to_numpy()[train_rows] if "source" in index else train_rows
+    weights = imbalance.source_weights(train_y, sources, cfg.source_balance)
 
     model = build_model(cfg.arch, cfg.weights, img_size=cfg.img_size, drop_rate=cfg.drop_rate)
     dc = data_config(model)
@@ -325,7 +348,15 @@ def train_run(
 
     if cfg.uses_frozen_features:
         state = _train_on_features(
-            cfg, model, images, normalise, pack_dir, train_rows, train_y, val_rows, val_y, rt, dist
+            cfg,
+            model,
+            images,
+            normalise,
+            pack_dir,
+            (train_rows, train_y, weights),
+            (val_rows, val_y),
+            rt,
+            dist,
         )
     else:
         transform = image_transform(cfg, normalise, counts.tolist(), channels_last)
@@ -335,7 +366,7 @@ def train_run(
             net,
             cfg,
             rt,
-            Batches(images, train_rows, train_y, cfg.batch_size, rt.device),
+            Batches(images, train_rows, train_y, cfg.batch_size, rt.device, weights),
             Batches(images, val_rows, val_y, cfg.batch_size, rt.device),
             model,
             dist,
@@ -382,17 +413,18 @@ def _train_on_features(
     images: np.ndarray,
     normalise,
     pack_dir: Path,
-    train_rows,
-    train_y,
-    val_rows,
-    val_y,
+    train_set: tuple[np.ndarray, np.ndarray, np.ndarray],
+    val_set: tuple[np.ndarray, np.ndarray],
     rt: Runtime,
     dist: Dist,
 ) -> dict:
     """frozen: a linear head trained by the loop; linear_probe: scikit-learn's LogisticRegression.
 
-    Only the classifier changes; every backbone weight stays exactly as loaded.
+    Only the classifier changes; every backbone weight stays exactly as loaded. ``train_set`` is
+    (rows, labels, source-balance weights), ``val_set`` (rows, labels).
     """
+    train_rows, train_y, weights = train_set
+    val_rows, val_y = val_set
     from avatar_type.data import packed
 
     key = feature_key(cfg.arch, cfg.weights, cfg.img_size, Path(pack_dir) / packed.IMAGES, rt.seed)
@@ -408,7 +440,7 @@ def _train_on_features(
         probe = LogisticRegression(
             C=cfg.probe_c, max_iter=2000, class_weight="balanced" if balanced else None
         )
-        probe.fit(features[train_rows], train_y)
+        probe.fit(features[train_rows], train_y, sample_weight=weights)
         seconds = time.perf_counter() - start
         with torch.no_grad():
             head.weight.copy_(torch.from_numpy(probe.coef_).float())
@@ -425,7 +457,7 @@ def _train_on_features(
             "images_seen": len(train_y),
         }
     head_only = nn.Sequential(head)  # the classifier alone, trained on cached features
-    train = Batches(features, train_rows, train_y, cfg.batch_size, rt.device)
+    train = Batches(features, train_rows, train_y, cfg.batch_size, rt.device, weights)
     val = Batches(features, val_rows, val_y, cfg.batch_size, rt.device)
     return _fit(
         dist.wrap(head_only),

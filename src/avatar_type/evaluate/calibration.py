@@ -9,16 +9,34 @@ import numpy as np
 import torch
 
 
-def reliability_bins(probs: np.ndarray, y: np.ndarray, n_bins: int = 15) -> dict[str, np.ndarray]:
-    """Per confidence bin (equal width on [0, 1]): count, mean confidence and accuracy."""
+def binned_sums(
+    probs: np.ndarray, y: np.ndarray, idx: np.ndarray, n_bins: int = 15
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per resample (a row of image positions in ``idx``, shape (R, M)) and confidence bin (equal
+    width on [0, 1]): image count, summed confidence and summed correctness, each (R, n_bins)."""
     conf = probs.max(axis=1)
     correct = (probs.argmax(axis=1) == y).astype(float)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, n_bins - 1)
-    count = np.bincount(which, minlength=n_bins).astype(float)
+    # one bincount for all resamples: resample r's bins are offset to r * n_bins
+    rows = len(idx)
+    cells = (np.arange(rows)[:, None] * n_bins + which[idx]).ravel()
+
+    def total(weights: np.ndarray | None = None) -> np.ndarray:
+        return np.bincount(cells, weights, minlength=rows * n_bins).reshape(rows, n_bins)
+
+    return total().astype(float), total(conf[idx].ravel()), total(correct[idx].ravel())
+
+
+def reliability_bins(probs: np.ndarray, y: np.ndarray, n_bins: int = 15) -> dict[str, np.ndarray]:
+    """Per confidence bin (equal width on [0, 1]): count, mean confidence and accuracy."""
+    count, conf_sum, correct_sum = (
+        a[0] for a in binned_sums(probs, y, np.arange(len(y))[None], n_bins)
+    )
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
     with np.errstate(invalid="ignore"):
-        confidence = np.bincount(which, weights=conf, minlength=n_bins) / count
-        accuracy = np.bincount(which, weights=correct, minlength=n_bins) / count
+        confidence = conf_sum / count
+        accuracy = correct_sum / count
     return {
         "lower": edges[:-1],
         "upper": edges[1:],
@@ -28,10 +46,19 @@ def reliability_bins(probs: np.ndarray, y: np.ndarray, n_bins: int = 15) -> dict
     }
 
 
+def resampled_ece(
+    probs: np.ndarray, y: np.ndarray, idx: np.ndarray, n_bins: int = 15
+) -> np.ndarray:
+    """ECE of each resample (row of image positions in ``idx``): the one ECE implementation."""
+    count, conf_sum, correct_sum = binned_sums(probs, y, idx, n_bins)
+    with np.errstate(invalid="ignore"):
+        gap = np.nan_to_num(np.abs(correct_sum / count - conf_sum / count))
+    return np.sum(count / idx.shape[1] * gap, axis=1)
+
+
 def ece(probs: np.ndarray, y: np.ndarray, n_bins: int = 15) -> float:
     """Expected calibration error: sum over bins of |accuracy - confidence| x bin share."""
-    b = reliability_bins(probs, y, n_bins)
-    return float(np.sum(b["count"] / len(y) * np.abs(b["accuracy"] - b["confidence"])))
+    return float(resampled_ece(probs, y, np.arange(len(y))[None], n_bins)[0])
 
 
 def mce(probs: np.ndarray, y: np.ndarray, n_bins: int = 15) -> float:

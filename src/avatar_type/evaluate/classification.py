@@ -13,12 +13,14 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from avatar_type.evaluate.uncertainty import bootstrap_intervals
 from avatar_type.labels import CLASSES
 
 
-def classification_report(probs: np.ndarray, y: np.ndarray) -> dict:
+def classification_report(probs: np.ndarray, y: np.ndarray, seed: int | None = None) -> dict:
     """Accuracy, macro-F1, balanced accuracy, per-class precision/recall/F1, confusion matrix
-    (rows: true class, columns: predicted), one-vs-rest ROC-AUC and average precision."""
+    (rows: true class, columns: predicted), one-vs-rest ROC-AUC and average precision; with a
+    seed, also bootstrap 95% intervals of macro-F1, accuracy and ECE (``ci95``)."""
     if probs.shape[1] != len(CLASSES):
         raise ValueError(f"expected {len(CLASSES)} probability columns, got {probs.shape[1]}")
     labels = list(range(len(CLASSES)))
@@ -47,4 +49,6 @@ def classification_report(probs: np.ndarray, y: np.ndarray) -> dict:
     report["average_precision"] = {
         CLASSES[k]: float(average_precision_score(y == k, probs[:, k])) for k in present
     }
+    if seed is not None:
+        report["ci95"] = bootstrap_intervals(y, probs, seed)
     return report

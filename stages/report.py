@@ -25,14 +25,21 @@ def main() -> None:
     models, reference = params["train"]["models"], require(cfg, "scenario", str, "report")
     results = Results.load(Path("metrics"), models, params["train"]["scenarios"])
     index = pd.read_csv(Path("data/denoised") / packed.INDEX, keep_default_na=False)
+    tables = {
+        (m, s): table
+        for s in params["train"]["scenarios"]
+        for m, table in read_tables(Path("data/eval"), models, s).items()
+    }
     inputs = ReportInputs(
         plots_dir=Path("plots"),
         out_dir=Path("reports"),
-        predictions=read_tables(Path("data/eval"), models, reference),
+        tables=tables,
         sources=index.set_index("id")["source"],
+        seed=int(params["seed"]),
     )
-    summary = build_report(results, terms, reference, inputs, honest_notes(results))
+    summary, headline = build_report(results, terms, reference, inputs, honest_notes(results))
     write_json(Path("metrics/summary.json"), summary)
+    write_json(Path("metrics/headline.json"), headline)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from avatar_type.bench.plots import bench_table, plot_speed_vs_complexity
 from avatar_type.report import document as doc
 from avatar_type.report.collect import Results
 from avatar_type.report.score import ScoreTerm, integrated_scores, metric_table
+from avatar_type.report.ties import ties_with_best
 from avatar_type.viz import report_plots
 
 
@@ -20,17 +21,59 @@ class ReportInputs:
 
     plots_dir: Path  # plots/ (eval, ensemble, explain, aggregate figures)
     out_dir: Path  # reports/
-    predictions: dict[str, pd.DataFrame]  # model -> evaluate's probabilities on the reference
+    tables: dict[tuple[str, str], pd.DataFrame]  # (model, scenario) -> evaluate's probabilities
     sources: pd.Series  # image id -> source
+    seed: int  # of the paired bootstrap
+
+    def predictions(self, scenario: str) -> dict[str, pd.DataFrame]:
+        """model -> probability table of one scenario."""
+        return {m: t for (m, s), t in self.tables.items() if s == scenario}
 
 
 def _ranking(results: Results, terms: list[ScoreTerm]) -> pd.DataFrame:
     return integrated_scores(metric_table(results.eval, results.bench, terms), terms)
 
 
+def comparison_set(results: Results) -> str:
+    """The test set runs are compared on: held-out sources where the split has them."""
+    return "unseen_test" if all("unseen" in e for e in results.eval.values()) else "balanced_test"
+
+
+def with_ties(scores: pd.DataFrame, results: Results, where: ReportInputs) -> pd.DataFrame:
+    """The ranking plus each run's macro-F1 on the comparison set, its 95% interval, and
+    whether a paired bootstrap ties it with the best run."""
+    set_name = comparison_set(results)
+    key = "unseen" if set_name == "unseen_test" else "balanced"
+    model, scenario, _ = best_run(scores, results)
+    ties = ties_with_best(where.tables, (model, scenario), set_name, where.seed)
+    out = scores.merge(ties, on=["model", "scenario"], how="left")
+    report = [results.eval[(m, s)][key] for m, s in zip(out["model"], out["scenario"], strict=True)]
+    out[f"{key} macro-F1"] = [r["macro_f1"] for r in report]
+    out["95% CI"] = [
+        "[{:.3f}, {:.3f}]".format(*r["ci95"]["macro_f1"]) if "ci95" in r else "" for r in report
+    ]
+    out["tied with best"] = out["tied"].map({True: "yes", False: ""})
+    return out
+
+
+def best_run(scores: pd.DataFrame, results: Results) -> tuple[str, str, str]:
+    """(model, scenario, rule): the run with the best unseen_val macro-F1 (held-out sources
+    measure what users ask: images from elsewhere), ties broken by the integrated score; the
+    best integrated score where the split holds no source out."""
+    runs = list(zip(scores["model"], scores["scenario"], strict=True))  # best score first
+    chosen = [r for r in runs if "unseen_val" in results.eval[r]]
+    if not chosen:
+        return (*runs[0], "integrated score")
+    model, scenario = max(chosen, key=lambda r: results.eval[r]["unseen_val"]["macro_f1"])
+    return model, scenario, "unseen_val macro-F1"
+
+
 def summary_metrics(scores: pd.DataFrame, results: Results) -> dict:
-    """metrics/summary.json: the ranking, the best run overall and per scenario, per-model means."""
-    best = scores.iloc[0]
+    """metrics/summary.json: the best run (by unseen-source validation where there is one), the
+    ranking, the best run per scenario, per-model means."""
+    model, scenario, rule = best_run(scores, results)
+    best = scores[(scores["model"] == model) & (scores["scenario"] == scenario)].iloc[0]
+    tied = scores.get("tied", pd.Series(False, index=scores.index))
     per_scenario = {}
     for scenario, group in scores.groupby("scenario", sort=False):
         top = group.iloc[0]
@@ -44,21 +87,103 @@ def summary_metrics(scores: pd.DataFrame, results: Results) -> dict:
         "best": {
             "model": best["model"],
             "scenario": best["scenario"],
+            "chosen_by": rule,
             "score": float(best["score"]),
+            **(
+                {"unseen_macro_f1": results.eval[(model, scenario)]["unseen"]["macro_f1"]}
+                if "unseen" in results.eval[(model, scenario)]
+                else {}
+            ),
         },
         "best_per_scenario": per_scenario,
         "model_mean_score": {m: float(v) for m, v in by_model.items()},
         "ranking": [
-            {"model": r.model, "scenario": r.scenario, "score": float(r.score)}
-            for r in scores.itertuples()
+            {"model": m, "scenario": s, "score": float(v), "tied_with_best": bool(t)}
+            for m, s, v, t in zip(
+                scores["model"], scores["scenario"], scores["score"], tied, strict=True
+            )
         ],
+    }
+
+
+def _unseen_section(
+    d: doc.Document, results: Results, scores: pd.DataFrame, reference: str, figures: Path
+) -> None:
+    """The report's opening: how far in-source numbers overstate performance on sources no
+    model trained on, and which run the held-out validation sources choose."""
+    gap = doc.unseen_gap(results, reference)
+    if gap.empty:
+        return
+    model, scenario, rule = best_run(scores, results)
+    d.heading("Generalisation to unseen sources")
+    d.text(
+        "Whole sources are held out of training (`split.unseen` in params.yaml): `unseen_val` "
+        "only for choices (the best model below, the ensemble subset, temperature scaling), "
+        "`unseen_test` never for any choice. In-source numbers come from test images of the "
+        "training sources. Intervals are 95% bootstrap intervals over test images. "
+        f"Best run by {rule}: **{model} on {scenario}**, unseen-source macro-F1 "
+        f"{results.eval[(model, scenario)]['unseen']['macro_f1']:.3f}."
+    )
+    d.figure(
+        report_plots.plot_unseen_gap(gap, figures / "unseen_gap.png"),
+        f"In-source vs unseen-source macro-F1 per model ({reference} scenario)",
+    )
+    shown = gap.drop(columns=["in_source_lo", "in_source_hi", "unseen_lo", "unseen_hi"])
+    d.table(shown)
+    d.text("Unseen-source (unseen_test) macro-F1 of every run:")
+    d.table(
+        pd.DataFrame(
+            [
+                {
+                    "model": m,
+                    **{
+                        s: results.eval[(m, s)].get("unseen", {}).get("macro_f1")
+                        for s in results.scenarios
+                    },
+                }
+                for m in results.models
+            ]
+        )
+    )
+    d.text(f"Accuracy of {model} on {scenario} per held-out source (unseen_test):")
+    d.table(doc.unseen_source_accuracy(results, model, scenario))
+
+
+def headline_metrics(scores: pd.DataFrame, results: Results) -> dict:
+    """metrics/headline.json: the few numbers a pull request compares (``dvc metrics diff
+    --targets metrics/headline.json``), per run and per scenario; the detailed files stay."""
+
+    def pick(report: dict) -> dict:
+        lo, hi = (report.get("ci95") or {}).get("macro_f1", (None, None))
+        return {"macro_f1": report["macro_f1"], "lo": lo, "hi": hi}
+
+    runs = {}
+    for (m, s), e in results.eval.items():
+        runs[f"{m}/{s}"] = {
+            **({"unseen": pick(e["unseen"])} if "unseen" in e else {}),
+            "balanced": pick(e["balanced"]),
+            "ece": e["calibration"]["ece"],
+            "robust_acc": e.get("robustness", {}).get("mean_accuracy"),
+            "latency_ms": results.bench[m]["cpu"]["latency_ms"],
+        }
+    model, scenario, rule = best_run(scores, results)
+    per_scenario = {}
+    for s in results.scenarios:
+        group = scores[scores["scenario"] == s]
+        m, _, _ = best_run(group, results)
+        per_scenario[s] = m
+    return {
+        "best": {"run": f"{model}/{scenario}", "chosen_by": rule},
+        "best_per_scenario": per_scenario,
+        "runs": runs,
     }
 
 
 def build_report(
     results: Results, terms: list[ScoreTerm], reference: str, where: ReportInputs, notes: str
-) -> dict:
-    """Write reports/report.md, reports/report.html and figures; return the summary metrics.
+) -> tuple[dict, dict]:
+    """Write reports/report.md, reports/report.html and figures; return the summary and the
+    headline metrics.
 
     ``reference`` is the scenario whose per-model figures (bias map, robustness, calibration,
     Grad-CAM) the report shows; tables cover every scenario.
@@ -67,7 +192,7 @@ def build_report(
         raise ValueError(f"report.scenario {reference!r} is not among {results.scenarios}")
     out, plots = Path(where.out_dir), Path(where.plots_dir)
     figures = out / "figures"
-    scores = _ranking(results, terms)
+    scores = with_ties(_ranking(results, terms), results, where)
     d = doc.Document(out)
 
     d.heading("Avatar type recognition: integrated report", 1)
@@ -76,6 +201,14 @@ def build_report(
         f"({', '.join(results.scenarios)}); per-model figures are for the **{reference}** "
         "scenario. Every number below is read from the metrics this pipeline run wrote."
     )
+    missing = results.data.get("missing_sources") or {}
+    if missing:
+        d.text(
+            f"**{len(missing)} optional sources could not be had on this machine and are not in "
+            "this run:** "
+            + "; ".join(f"`{name}` ({reason.splitlines()[0]})" for name, reason in missing.items())
+        )
+    _unseen_section(d, results, scores, reference, figures)
 
     d.heading("Data")
     data = results.data
@@ -115,7 +248,7 @@ def build_report(
         "carved from whole groups of images (a person, a video, a package's photo set), so their "
         "source mix differs, and so does their difficulty."
     )
-    d.table(doc.source_accuracy(where.predictions, where.sources))
+    d.table(doc.source_accuracy(where.predictions(reference), where.sources))
 
     d.heading("Imbalance effect")
     d.figure(
@@ -202,7 +335,23 @@ def build_report(
     d.figure(
         report_plots.plot_ranking(scores, figures / "ranking.png"), "Integrated score, top runs"
     )
-    shown = scores[["model", "scenario", "score", *(t.name for t in terms)]]
+    key = "unseen" if comparison_set(results) == "unseen_test" else "balanced"
+    d.text(
+        f"`tied with best`: a paired bootstrap over the {comparison_set(results)} images puts 0 "
+        "inside the 95% interval of the run's macro-F1 difference to the best run (chosen as "
+        "above): the data cannot tell these runs apart."
+    )
+    shown = scores[
+        [
+            "model",
+            "scenario",
+            "score",
+            f"{key} macro-F1",
+            "95% CI",
+            "tied with best",
+            *(t.name for t in terms),
+        ]
+    ]
     d.table(shown)
 
     d.heading("What this data can and cannot show")
@@ -213,4 +362,4 @@ def build_report(
     (out / "report.md").write_text(md, encoding="utf-8")
     html = doc.to_html(md, out, "Avatar type recognition report")
     (out / "report.html").write_text(html, encoding="utf-8")
-    return summary_metrics(scores, results)
+    return summary_metrics(scores, results), headline_metrics(scores, results)

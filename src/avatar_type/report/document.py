@@ -96,6 +96,52 @@ def run_table(results: Results, scenario: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _interval(report: dict, metric: str) -> tuple[float, float]:
+    """The 95% bootstrap interval of ``metric`` in a classification report (NaN when absent)."""
+    lo, hi = (report.get("ci95") or {}).get(metric, (np.nan, np.nan))
+    return float(lo), float(hi)
+
+
+def unseen_gap(results: Results, scenario: str) -> pd.DataFrame:
+    """Per model on ``scenario``: in-source (balanced test) and unseen-source macro-F1 with
+    intervals, the gap, unseen_val macro-F1 (what choices see) and unseen per-class recall."""
+    rows = []
+    for m in results.models:
+        e = results.eval[(m, scenario)]
+        if "unseen" not in e:
+            continue
+        unseen, bal = e["unseen"], e["balanced"]
+        lo, hi = _interval(bal, "macro_f1")
+        ulo, uhi = _interval(unseen, "macro_f1")
+        rows.append(
+            {
+                "model": m,
+                "in_source": bal["macro_f1"],
+                "in_source_lo": lo,
+                "in_source_hi": hi,
+                "unseen": unseen["macro_f1"],
+                "unseen_lo": ulo,
+                "unseen_hi": uhi,
+                "gap": bal["macro_f1"] - unseen["macro_f1"],
+                "unseen_val": e.get("unseen_val", {}).get("macro_f1", np.nan),
+                **{f"recall {c}": unseen["per_class"][c]["recall"] for c in CLASSES},
+                "unseen ECE": unseen["calibration"]["ece"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def unseen_source_accuracy(results: Results, model: str, scenario: str) -> pd.DataFrame:
+    """Accuracy of one run on each held-out source of unseen_test."""
+    per_source = results.eval[(model, scenario)]["unseen"]["per_source"]
+    return pd.DataFrame(
+        [
+            {"source": name, "images": e["n"], "accuracy": e["accuracy"]}
+            for name, e in per_source.items()
+        ]
+    ).sort_values("accuracy", ignore_index=True)
+
+
 def imbalance_points(results: Results) -> pd.DataFrame:
     return pd.DataFrame(
         [

@@ -99,3 +99,30 @@ def plot_ranking(scores: pd.DataFrame, path: Path, top: int = 20) -> Path:
     ax.set_xlabel("integrated score (stacked: weighted normalised metrics)")
     ax.legend(fontsize=7, loc="lower right")
     return save_figure(fig, path)
+
+
+def plot_unseen_gap(gap: pd.DataFrame, path: Path) -> Path:
+    """Per model: macro-F1 on the in-source balanced test beside macro-F1 on held-out sources,
+    with 95% bootstrap intervals where the metrics have them.
+
+    ``gap``: columns model, in_source, in_source_lo/hi, unseen, unseen_lo/hi (one row per model)."""
+    gap = gap.sort_values("unseen")
+    y = np.arange(len(gap))
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(gap) + 1.8))
+    for offset, column, colour, label in (
+        (0.18, "in_source", "tab:grey", "in-source (balanced test)"),
+        (-0.18, "unseen", "tab:red", "unseen sources (unseen_test)"),
+    ):
+        values = gap[column].to_numpy(float)
+        lo, hi = gap.get(f"{column}_lo"), gap.get(f"{column}_hi")
+        err = None
+        if lo is not None and hi is not None and lo.notna().all():
+            err = np.vstack([values - lo.to_numpy(float), hi.to_numpy(float) - values])
+        ax.barh(y + offset, values, height=0.36, color=colour, label=label, xerr=err, capsize=2)
+    ax.set_yticks(y, gap["model"])
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("macro-F1")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title("Generalisation gap: in-source vs unseen-source macro-F1")
+    return save_figure(fig, path)

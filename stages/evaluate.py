@@ -6,6 +6,7 @@ from pathlib import Path
 from avatar_type.evaluate.run import evaluate_run
 from avatar_type.params import load_yaml
 from avatar_type.runner import run, write_json
+from avatar_type.runs import run_id
 from avatar_type.viz import eval_plots
 
 
@@ -13,29 +14,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("model")
     parser.add_argument("scenario")
+    parser.add_argument("seed", type=int, help="the training seed of the run")
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args()
     params = load_yaml(args.params)
     seed = int(params["seed"])
     # the scenarios' class shares are the prior-shift audit's test priors ("natural" has none)
     priors = {k: v for k, v in params["split"]["scenarios"].items() if isinstance(v, dict)}
-    run_id = Path(args.model) / args.scenario
+    run = run_id(args.model, args.scenario, args.seed)
     result = evaluate_run(
-        Path("models") / run_id,
+        Path("models") / run,
         Path("data/denoised"),
         Path("data/splits") / f"{args.scenario}.csv",
         seed,
         priors,
     )
-    write_json(Path("metrics/eval") / f"{run_id}.json", result.metrics)
-    out = Path("data/eval") / run_id
+    write_json(Path("metrics/eval") / f"{run}.json", result.metrics)
+    out = Path("data/eval") / run
     out.mkdir(parents=True, exist_ok=True)
     result.probabilities.to_csv(out / "probabilities.csv", index=False)
 
-    plots = Path("plots/eval") / run_id
+    plots = Path("plots/eval") / run
     plots.mkdir(parents=True, exist_ok=True)
     eval_plots.plot_run(
-        f"{args.model} on {args.scenario}",
+        f"{args.model} on {args.scenario} (seed {args.seed})",
         result.metrics,
         result.probabilities,
         result.tsne,

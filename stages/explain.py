@@ -6,6 +6,7 @@ from pathlib import Path
 from avatar_type.explain.run import ExplainSettings, explain, overlap_summary
 from avatar_type.params import load_yaml
 from avatar_type.runner import run, write_json
+from avatar_type.runs import run_id
 from avatar_type.viz import explain_plots
 
 
@@ -15,7 +16,10 @@ def main() -> None:
     args = parser.parse_args()
     params = load_yaml(args.params)
     settings = ExplainSettings.from_params(params["explain"])
-    models = {m: Path("models") / m / settings.scenario for m in params["train"]["models"]}
+    seed = params["train"]["seeds"][0]  # the runs of the first training seed are explained
+    models = {
+        m: Path("models") / run_id(m, settings.scenario, seed) for m in params["train"]["models"]
+    }
     result = explain(
         models,
         Path("data/denoised"),
@@ -23,10 +27,11 @@ def main() -> None:
         Path("data/eval"),
         settings,
         params["seed"],
+        seed,
     )
     write_json(
         Path("metrics/explain.json"),
-        {"scenario": settings.scenario, "overlap": overlap_summary(result.overlap)},
+        {"scenario": settings.scenario, "seed": seed, "overlap": overlap_summary(result.overlap)},
     )
     plots = Path("plots/explain")
     plots.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from avatar_type.data import packed
-from avatar_type.ensemble.combine import read_tables
+from avatar_type.evaluate.predict import read_tables
 from avatar_type.params import load_yaml, require
 from avatar_type.report.build import ReportInputs, build_report
 from avatar_type.report.collect import Results
@@ -23,12 +23,13 @@ def main() -> None:
     cfg = params["report"]
     terms = parse_terms(require(cfg, "score", dict, "report"), "report.score")
     models, reference = params["train"]["models"], require(cfg, "scenario", str, "report")
-    results = Results.load(Path("metrics"), models, params["train"]["scenarios"])
+    seeds = params["train"]["seeds"]
+    results = Results.load(Path("metrics"), models, params["train"]["scenarios"], seeds)
     index = pd.read_csv(Path("data/denoised") / packed.INDEX, keep_default_na=False)
     tables = {
         (m, s): table
         for s in params["train"]["scenarios"]
-        for m, table in read_tables(Path("data/eval"), models, s).items()
+        for m, table in read_tables(Path("data/eval"), models, s, seeds[0]).items()
     }
     inputs = ReportInputs(
         plots_dir=Path("plots"),

@@ -28,7 +28,7 @@ def model_dir(tmp_path) -> Path:
     """An untrained detector_cnn with the card a training run writes."""
     torch.manual_seed(0)
     model = build_model("detector_cnn", "none")
-    directory = tmp_path / "models" / "tiny" / "balanced"
+    directory = tmp_path / "models" / "tiny" / "balanced" / "s42"
     card = {
         "arch": "detector_cnn",
         "classes": list(CLASSES),
@@ -110,11 +110,11 @@ def test_default_model_comes_from_the_summary(inputs, model_dir, capsys):
     assert status == 2
     assert "metrics/summary.json not found" in err and "dvc repro" in err and "--model" in err
     Path("metrics").mkdir()
-    best = {"best": {"model": "tiny", "scenario": "balanced", "score": 1.0}}
+    best = {"best": {"model": "tiny", "scenario": "balanced", "seed": 42, "score": 1.0}}
     Path("metrics/summary.json").write_text(json.dumps(best))
     assert _predict(capsys)[0] == 0
-    assert _predict(capsys, "--model", "tiny/balanced")[0] == 0
-    status, _, err = _predict(capsys, "--model", "tiny/natural")
+    assert _predict(capsys, "--model", "tiny/balanced/s42")[0] == 0
+    status, _, err = _predict(capsys, "--model", "tiny/natural/s42")
     assert status == 2 and "card.json missing" in err
     with pytest.raises(SystemExit) as usage:
         main(["predict", "one.jpg", "--batch-size", "0"])

@@ -135,7 +135,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     params["aggregate"].update(size=32, workers=1, audit_folds=2, contact_sheet_images=8)
     params["split"]["balanced_test_fraction"] = 0.25
     params["models"] = TINY_MODELS
-    params["train"].update(models=list(TINY_MODELS), scenarios=list(TRAINED))
+    params["train"].update(models=list(TINY_MODELS), scenarios=list(TRAINED), seeds=[42])
     params["benchmark"].update(runs=3, warmup=1, batch_size=4)
     params["explain"].update(images_per_class=2, map_size=32, mistakes=4)
     (repo / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
@@ -174,10 +174,10 @@ def test_every_run_is_trained_evaluated_and_benchmarked(repo: Path) -> None:
         assert bench["params"] > 0 and bench["cpu"]["latency_ms"]["median"] > 0
         for scenario in TRAINED:
             metrics = json.loads(
-                (repo / "metrics" / "eval" / model / f"{scenario}.json").read_text()
+                (repo / "metrics" / "eval" / model / scenario / "s42.json").read_text()
             )
             assert 0 <= metrics["balanced"]["macro_f1"] <= 1
-            assert (repo / "plots" / "eval" / model / scenario / "evaluation.png").is_file()
+            assert (repo / "plots" / "eval" / model / scenario / "s42" / "evaluation.png").is_file()
     for scenario in TRAINED:
         ensemble = json.loads((repo / "metrics" / "ensemble" / f"{scenario}.json").read_text())
         assert set(ensemble["models"]) == set(TINY_MODELS)
@@ -242,7 +242,7 @@ def test_changing_one_models_param_touches_only_its_stages(repo: Path) -> None:
     (repo / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
     try:
         status = json.loads(_dvc(repo, "status", "--json").stdout)
-        assert set(status) == {f"train@tiny_full-{s}" for s in TRAINED}
+        assert set(status) == {f"train@tiny_full-{s}-42" for s in TRAINED}
     finally:
         params["models"]["tiny_full"]["lr"] = 0.003
         (repo / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")

@@ -7,6 +7,7 @@ import pytest
 
 from avatar_type.errors import ParamsError
 from avatar_type.report.score import (
+    applicable_terms,
     formula_text,
     integrated_scores,
     lookup,
@@ -30,7 +31,7 @@ def _runs():
 
 def test_scores_are_weighted_means_of_directed_min_max_norms():
     terms = parse_terms(TERMS)
-    scores = integrated_scores(metric_table(_runs(), {}, terms), terms).set_index("model")
+    scores = integrated_scores(metric_table(_runs(), {}, terms, 42), terms).set_index("model")
     # a: F1 best (1), ECE worst (0) -> 0.75; b: 0 and 1 -> 0.25; c: 0.5 and 0.5 -> 0.5
     assert scores.loc["a", "score"] == pytest.approx(0.75)
     assert scores.loc["b", "score"] == pytest.approx(0.25)
@@ -49,18 +50,18 @@ def test_a_metric_on_which_all_runs_tie_counts_fully():
 def test_bench_metrics_come_from_the_models_benchmark():
     terms = parse_terms({"bench:params": {"direction": "lower", "weight": 1}})
     table = metric_table(
-        _runs(), {"a": {"params": 10}, "b": {"params": 20}, "c": {"params": 30}}, terms
+        _runs(), {"a": {"params": 10}, "b": {"params": 20}, "c": {"params": 30}}, terms, 42
     )
     assert table.set_index("model")["bench:params"].to_dict() == {"a": 10, "b": 20, "c": 30}
     with pytest.raises(KeyError, match=r"metrics/bench/c\.json"):
-        metric_table(_runs(), {"a": {"params": 1}, "b": {"params": 2}}, terms)
+        metric_table(_runs(), {"a": {"params": 1}, "b": {"params": 2}}, terms, 42)
 
 
 def test_a_missing_metric_is_an_error_naming_the_run():
     runs = _runs()
     del runs[("c", "s")]["calibration"]
-    with pytest.raises(KeyError, match=r"metrics/eval/c/s.json.*calibration"):
-        metric_table(runs, {}, parse_terms(TERMS))
+    with pytest.raises(KeyError, match=r"metrics/eval/c/s/s42.json.*calibration"):
+        metric_table(runs, {}, parse_terms(TERMS), 42)
     with pytest.raises(ValueError, match="not a finite number"):
         lookup({"x": None}, "x", "somewhere")
 
@@ -84,3 +85,20 @@ def test_formula_names_every_metric_with_its_share():
     text = formula_text(parse_terms(TERMS))
     assert "0.750 * norm_up(eval:balanced.macro_f1)" in text
     assert "0.250 * norm_down(eval:calibration.ece)" in text
+
+
+def test_a_metric_no_run_has_is_left_out_and_one_some_lack_is_kept():
+    terms = parse_terms(
+        {
+            "eval:balanced.macro_f1": {"direction": "higher", "weight": 1},
+            "eval:unseen.macro_f1": {"direction": "higher", "weight": 2},
+        }
+    )
+    runs = _runs()
+    kept, dropped = applicable_terms(runs, terms)
+    assert [t.name for t in dropped] == ["eval:unseen.macro_f1"] and len(kept) == 1
+    runs[("a", "s")]["unseen"] = {"macro_f1": 0.5}
+    kept, dropped = applicable_terms(runs, terms)
+    assert not dropped
+    with pytest.raises(KeyError, match="unseen"):
+        metric_table(runs, {}, kept, 42)

@@ -23,6 +23,7 @@ from avatar_type.data.denoise import coherent_noise_filter
 from avatar_type.errors import AvatarTypeError
 from avatar_type.evaluate.calibration import softmax
 from avatar_type.params import load_yaml
+from avatar_type.runs import run_id
 from avatar_type.train.data import Normalise, resize_batch
 from avatar_type.train.output import CARD, load_trained
 
@@ -135,24 +136,24 @@ class Preprocessing:
 
 
 def resolve_model(spec: str | None) -> Path:
-    """The model directory: ``spec`` (a directory with card.json, or NAME/SCENARIO under
+    """The model directory: ``spec`` (a directory with card.json, or NAME/SCENARIO/sSEED under
     ./models), or by default the best run named in metrics/summary.json."""
     if spec is None:
         if not SUMMARY.is_file():
             raise UsageError(
                 f"{SUMMARY} not found, so no best model is known: run `dvc repro` (its report "
-                "stage writes it) or pass --model NAME/SCENARIO or --model DIR"
+                "stage writes it) or pass --model NAME/SCENARIO/sSEED or --model DIR"
             )
         best = json.loads(SUMMARY.read_text(encoding="utf-8")).get("best") or {}
-        if not {"model", "scenario"} <= set(best):
-            raise UsageError(f"{SUMMARY}: no best model and scenario in it; pass --model")
-        directory = MODELS / best["model"] / best["scenario"]
+        if not {"model", "scenario", "seed"} <= set(best):
+            raise UsageError(f"{SUMMARY}: no best model, scenario and seed in it; pass --model")
+        directory = MODELS / run_id(best["model"], best["scenario"], best["seed"])
     else:
         directory = Path(spec) if (Path(spec) / CARD).is_file() else MODELS / spec
     if not (directory / CARD).is_file():
         raise UsageError(
-            f"{directory}: no trained model ({CARD} missing); pass --model NAME/SCENARIO of a "
-            f"model under ./{MODELS} or a directory with {CARD}"
+            f"{directory}: no trained model ({CARD} missing); pass --model NAME/SCENARIO/sSEED "
+            f"of a model under ./{MODELS} or a directory with {CARD}"
         )
     return directory
 
@@ -313,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--model",
-        help="NAME/SCENARIO of a model under ./models, or a directory with card.json "
+        help="NAME/SCENARIO/sSEED of a model under ./models, or a directory with card.json "
         "(default: the best model of metrics/summary.json)",
     )
     p.add_argument("--format", choices=list(FORMATS), default="table", help="default: table")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -213,14 +212,3 @@ def ensemble_report(preds: Predictions, max_size: int) -> dict:
         "mean_disagreement": float(dis.mean()) if len(dis) else 0.0,
     }
     return result
-
-
-def read_tables(eval_dir: Path, models: list[str], scenario: str) -> dict[str, pd.DataFrame]:
-    """The evaluate stage's probability tables of ``models`` on ``scenario``."""
-    tables = {}
-    for m in models:
-        path = Path(eval_dir) / m / scenario / "probabilities.csv"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: missing; run the evaluate stage of {m} on {scenario}")
-        tables[m] = pd.read_csv(path, keep_default_na=False)
-    return tables

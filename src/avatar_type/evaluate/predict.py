@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,7 @@ from torch import nn
 
 from avatar_type.evaluate.calibration import softmax
 from avatar_type.labels import CLASSES
+from avatar_type.runs import run_id
 
 # column names of the class probabilities in every saved prediction table, in class order
 PROB_COLUMNS = [f"p_{c}" for c in CLASSES]
@@ -41,3 +43,18 @@ def probability_table(ids: pd.Series, labels: pd.Series, probs: np.ndarray) -> p
         table[column] = probs[:, k]
     table["predicted"] = [CLASSES[k] for k in probs.argmax(axis=1)]
     return table
+
+
+def read_tables(
+    eval_dir: Path, models: list[str], scenario: str, seed: int
+) -> dict[str, pd.DataFrame]:
+    """The evaluate stage's probability tables of ``models`` on one scenario and seed."""
+    tables = {}
+    for m in models:
+        path = Path(eval_dir) / run_id(m, scenario, seed) / "probabilities.csv"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path}: missing; run the evaluate stage of {m} on {scenario} (seed {seed})"
+            )
+        tables[m] = pd.read_csv(path, keep_default_na=False)
+    return tables

@@ -155,7 +155,8 @@ def evaluate_run(
     ``prior_scenarios`` (name -> class shares) are the test priors of the prior-shift audit."""
     model, card = load_trained(model_dir)
     images, index = packed_at(pack_dir, card["preprocessing"]["img_size"])
-    source = FeatureSource(model, card, images, pack_dir, seed)
+    # a frozen random backbone is identified by the seed that drew it: the run's own
+    source = FeatureSource(model, card, images, pack_dir, card.get("seed", seed))
     split = pd.read_csv(split_csv, keep_default_na=False)
     present = [n for n in EVALUATED_SETS if (split["split"] == n).any()]
     sets = {name: split_rows(index, split, name) for name in present}

@@ -11,9 +11,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from avatar_type.data import packed
-from avatar_type.ensemble.combine import read_tables
 from avatar_type.errors import ParamsError
-from avatar_type.evaluate.predict import PROB_COLUMNS
+from avatar_type.evaluate.predict import PROB_COLUMNS, read_tables
 from avatar_type.explain.gradcam import gradcam_maps, overlay
 from avatar_type.explain.overlap import pairwise_overlap, resize_map
 from avatar_type.labels import CLASS_TO_INDEX, CLASSES
@@ -85,12 +84,13 @@ def _mistakes(
     models: dict[str, Path],
     eval_dir: Path,
     scenario: str,
+    run_seed: int,
     position: pd.Series,
     limit: int,
 ) -> pd.DataFrame:
     """The ``limit`` most confident wrong predictions on the balanced test, over all models."""
     wrong = []
-    for name, table in read_tables(eval_dir, list(models), scenario).items():
+    for name, table in read_tables(eval_dir, list(models), scenario, run_seed).items():
         chosen = table[(table["set"] == "balanced_test") & (table["predicted"] != table["label"])]
         confidence = chosen[PROB_COLUMNS].max(axis=1)
         wrong.append(chosen.assign(model=name, confidence=confidence))
@@ -110,15 +110,18 @@ def explain(
     eval_dir: Path,
     settings: ExplainSettings,
     seed: int,
+    run_seed: int,
 ) -> Explanation:
-    """Grad-CAM of every model on the same balanced-test examples, and of confident mistakes."""
+    """Grad-CAM of every model on the same balanced-test examples, and of confident mistakes.
+
+    ``seed`` picks the examples; ``run_seed`` is the training seed of the explained runs."""
     stored, index = packed.load(pack_dir)
     split = pd.read_csv(split_csv, keep_default_na=False)
     rows, y = split_rows(index, split, "balanced_test")
     chosen = pick_examples(rows, y, settings.images_per_class, seed)
     rows, y = rows[chosen], y[chosen]
     position = pd.Series(np.arange(len(index)), index=index["id"])
-    mistakes = _mistakes(models, eval_dir, settings.scenario, position, settings.mistakes)
+    mistakes = _mistakes(models, eval_dir, settings.scenario, run_seed, position, settings.mistakes)
 
     maps, overlays, mistake_overlays = {}, {}, {}
     for name, model_dir in tqdm(models.items(), desc="grad-cam", unit="model"):

@@ -10,7 +10,7 @@ import pandas as pd
 from avatar_type.bench.plots import bench_table, plot_speed_vs_complexity
 from avatar_type.report import document as doc
 from avatar_type.report.collect import Results
-from avatar_type.report.score import ScoreTerm, integrated_scores, metric_table
+from avatar_type.report.score import ScoreTerm, applicable_terms, integrated_scores, metric_table
 from avatar_type.report.ties import ties_with_best
 from avatar_type.viz import report_plots
 
@@ -31,7 +31,8 @@ class ReportInputs:
 
 
 def _ranking(results: Results, terms: list[ScoreTerm]) -> pd.DataFrame:
-    return integrated_scores(metric_table(results.eval, results.bench, terms), terms)
+    table = metric_table(results.eval, results.bench, terms, results.seeds[0])
+    return integrated_scores(table, terms)
 
 
 def comparison_set(results: Results) -> str:
@@ -87,6 +88,7 @@ def summary_metrics(scores: pd.DataFrame, results: Results) -> dict:
         "best": {
             "model": best["model"],
             "scenario": best["scenario"],
+            "seed": results.seeds[0],
             "chosen_by": rule,
             "score": float(best["score"]),
             **(
@@ -173,7 +175,7 @@ def headline_metrics(scores: pd.DataFrame, results: Results) -> dict:
         m, _, _ = best_run(group, results)
         per_scenario[s] = m
     return {
-        "best": {"run": f"{model}/{scenario}", "chosen_by": rule},
+        "best": {"run": f"{model}/{scenario}", "seed": results.seeds[0], "chosen_by": rule},
         "best_per_scenario": per_scenario,
         "runs": runs,
     }
@@ -192,6 +194,7 @@ def build_report(
         raise ValueError(f"report.scenario {reference!r} is not among {results.scenarios}")
     out, plots = Path(where.out_dir), Path(where.plots_dir)
     figures = out / "figures"
+    terms, dropped = applicable_terms(results.eval, terms)
     scores = with_ties(_ranking(results, terms), results, where)
     d = doc.Document(out)
 
@@ -209,6 +212,14 @@ def build_report(
             + "; ".join(f"`{name}` ({reason.splitlines()[0]})" for name, reason in missing.items())
         )
     _unseen_section(d, results, scores, reference, figures)
+    if len(results.seeds) > 1:
+        d.heading("Spread over training seeds")
+        d.text(
+            f"Every run trained with seeds {', '.join(map(str, results.seeds))} on the same "
+            "data and splits; the tables elsewhere show the first seed. Mean, standard deviation "
+            "and range over seeds:"
+        )
+        d.table(doc.seed_spread(results))
 
     d.heading("Data")
     data = results.data
@@ -220,7 +231,8 @@ def build_report(
         f"{data['shortcut_audit']['after']:.3f} after."
     )
     d.table(doc.class_counts(results))
-    d.table(pd.DataFrame([{"OOD set": k, "images": v} for k, v in data["ood_counts"].items()]))
+    if data["ood_counts"]:
+        d.table(pd.DataFrame([{"OOD set": k, "images": v} for k, v in data["ood_counts"].items()]))
     d.figure(plots / "aggregate/figures/source_counts.png", "Images per source")
     d.table(
         pd.DataFrame(
@@ -265,11 +277,16 @@ def build_report(
     d.table(doc.prior_shift_table(results, reference))
 
     d.heading("Out-of-domain behaviour and bias")
-    d.figure(
-        report_plots.plot_bias_map(doc.bias_shares(results, reference), figures / "bias_map.png"),
-        "OOD bias map: largest predicted-class share per model and OOD set",
-    )
-    d.table(doc.ood_table(results, reference))
+    if all("ood" in results.eval[(m, reference)] for m in results.models):
+        d.figure(
+            report_plots.plot_bias_map(
+                doc.bias_shares(results, reference), figures / "bias_map.png"
+            ),
+            "OOD bias map: largest predicted-class share per model and OOD set",
+        )
+        d.table(doc.ood_table(results, reference))
+    else:
+        d.text("This data has no out-of-domain set (no source labelled `ood:<set>`).")
 
     d.heading("Robustness")
     curves = {m: results.eval[(m, reference)]["robustness"] for m in results.models}
@@ -331,6 +348,11 @@ def build_report(
 
     d.heading("Integrated ranking")
     d.text(doc.formula(terms))
+    if dropped:
+        d.text(
+            "Left out of the score because no run reports them on this data: "
+            + ", ".join(f"`{t.name}`" for t in dropped)
+        )
     d.table(doc.terms_table(terms))
     d.figure(
         report_plots.plot_ranking(scores, figures / "ranking.png"), "Integrated score, top runs"

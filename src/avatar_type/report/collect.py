@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from avatar_type.runs import run_id
 
 
 def read_json(path: Path) -> dict:
@@ -16,7 +18,8 @@ def read_json(path: Path) -> dict:
 
 @dataclass
 class Results:
-    """Metrics of one pipeline run, keyed by model and scenario."""
+    """Metrics of one pipeline run, keyed by model and scenario for the first training seed;
+    ``eval_by_seed`` holds every seed's evaluation, keyed by (model, scenario, seed)."""
 
     models: list[str]
     scenarios: list[str]
@@ -27,21 +30,35 @@ class Results:
     bench: dict[str, dict]
     ensembles: dict[str, dict]
     explain: dict
+    seeds: list[int] = field(default_factory=lambda: [0])
+    eval_by_seed: dict[tuple[str, str, int], dict] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, metrics_dir: Path, models: list[str], scenarios: list[str]) -> Results:
+    def load(
+        cls, metrics_dir: Path, models: list[str], scenarios: list[str], seeds: list[int]
+    ) -> Results:
         root = Path(metrics_dir)
         runs = [(m, s) for m in models for s in scenarios]
+        by_seed = {
+            (m, s, k): read_json(root / "eval" / f"{run_id(m, s, k)}.json")
+            for m, s in runs
+            for k in seeds
+        }
+        first = seeds[0]
         return cls(
             models=list(models),
             scenarios=list(scenarios),
             data=read_json(root / "aggregate.json"),
             splits={s: read_json(root / "split" / f"{s}.json") for s in scenarios},
-            train={(m, s): read_json(root / "train" / m / f"{s}.json") for m, s in runs},
-            eval={(m, s): read_json(root / "eval" / m / f"{s}.json") for m, s in runs},
+            train={
+                (m, s): read_json(root / "train" / f"{run_id(m, s, first)}.json") for m, s in runs
+            },
+            eval={(m, s): by_seed[(m, s, first)] for m, s in runs},
             bench={m: read_json(root / "bench" / f"{m}.json") for m in models},
             ensembles={s: read_json(root / "ensemble" / f"{s}.json") for s in scenarios},
             explain=read_json(root / "explain.json"),
+            seeds=list(seeds),
+            eval_by_seed=by_seed,
         )
 
     def drawing_share(self, model: str, scenario: str) -> float:

@@ -7,7 +7,9 @@ For metric m with weight w_m and direction d_m, over every evaluated run r (mode
     score(r)  = sum_m w_m norm_m(r) / sum_m w_m
 
 so 1 is the best run on every metric and 0 the worst. A metric on which every run ties
-contributes 1 to all of them. A run that lacks any metric is an error, never a silent skip.
+contributes 1 to all of them. A run that lacks a metric others have is an error, never a silent
+skip; a metric that no run has (held-out sources in data that has none) is left out of the score,
+and the report says so.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from avatar_type.errors import AvatarTypeError, ParamsError
+from avatar_type.runs import run_id
 
 SOURCES = ("eval", "bench")
 
@@ -73,16 +76,40 @@ def lookup(data: dict, path: str, where: str) -> float:
     return float(value)
 
 
+def _has(data: dict, path: str) -> bool:
+    for key in path.split("."):
+        if not isinstance(data, dict) or key not in data:
+            return False
+        data = data[key]
+    return True
+
+
+def applicable_terms(
+    runs: dict[tuple[str, str], dict], terms: list[ScoreTerm]
+) -> tuple[list[ScoreTerm], list[ScoreTerm]]:
+    """(kept, dropped): eval terms that no run reports are dropped (the data cannot measure
+    them, e.g. no held-out sources); a term some runs lack stays, so ``metric_table`` names
+    the run that lacks it."""
+    dropped = [
+        t for t in terms if t.source == "eval" and not any(_has(m, t.path) for m in runs.values())
+    ]
+    kept = [t for t in terms if t not in dropped]
+    if not kept:
+        raise MissingMetric("no metric of report.score is reported by any run")
+    return kept, dropped
+
+
 def metric_table(
-    runs: dict[tuple[str, str], dict], bench: dict[str, dict], terms: list[ScoreTerm]
+    runs: dict[tuple[str, str], dict], bench: dict[str, dict], terms: list[ScoreTerm], seed: int
 ) -> pd.DataFrame:
-    """One row per run (model, scenario), one column per term, raw values."""
+    """One row per run (model, scenario; training ``seed``), one column per term, raw values."""
     rows = []
     for (model, scenario), metrics in runs.items():
         row = {"model": model, "scenario": scenario}
         for t in terms:
             if t.source == "eval":
-                row[t.name] = lookup(metrics, t.path, f"metrics/eval/{model}/{scenario}.json")
+                where = f"metrics/eval/{run_id(model, scenario, seed)}.json"
+                row[t.name] = lookup(metrics, t.path, where)
             else:
                 if model not in bench:
                     raise MissingMetric(

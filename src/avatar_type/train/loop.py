@@ -394,6 +394,7 @@ def train_run(
                 "arch": cfg.arch,
                 "classes": list(CLASSES),
                 "scenario": scenario,
+                "seed": rt.seed,
                 "preprocessing": {"img_size": cfg.img_size, **dc},
                 "params": dataclasses.asdict(cfg),
                 "summary": summary,

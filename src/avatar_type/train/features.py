@@ -39,15 +39,28 @@ def embed(
     return torch.cat(out).numpy()
 
 
-def feature_key(arch: str, weights: str, img_size: int, pack_file: Path, seed: int) -> str:
-    """Identity of a feature table: backbone, weights, input size and the exact pixels.
+def weights_identity(arch: str, weights: str, seed: int) -> str:
+    """What the backbone's weights are, by content where there is a file: the sha256 of a
+    weights file or of the converted offline weights; hub weights by timm's pretrained tag (the
+    hub versions its files by it); a random initialisation by the seed that drew it."""
+    if weights == "none":
+        return f"none:{seed}"
+    if weights == "imagenet":
+        return f"hub:{arch}"
+    if weights == "offline":
+        from avatar_type.models.offline import offline_weights
 
-    A randomly initialised backbone (``weights: none``) is identified by the seed that drew it.
-    """
-    weights_id = f"none:{seed}" if weights == "none" else weights
-    if Path(weights).is_file():
-        weights_id = f"{weights}:{file_identity(Path(weights))}"
-    blob = f"{arch}|{weights_id}|{img_size}|{file_identity(pack_file)}"
+        path = offline_weights(arch)  # verified against its sha256 sidecar
+        return "sha256:" + path.with_name(path.name + ".sha256").read_text().strip()
+    from avatar_type.sources.pinned import sha256_of
+
+    return "sha256:" + sha256_of(Path(weights).expanduser())
+
+
+def feature_key(arch: str, weights: str, img_size: int, pack_file: Path, seed: int) -> str:
+    """Identity of a feature table: backbone, weights (by content), input size and the exact
+    pixels (the pack file, which DVC rewrites whenever its content changes)."""
+    blob = f"{arch}|{weights_identity(arch, weights, seed)}|{img_size}|{file_identity(pack_file)}"
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 

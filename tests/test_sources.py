@@ -1,4 +1,5 @@
-"""Source kinds end to end on local inputs: folder, archive, pypi (local wheelhouse), generator."""
+"""Source kinds end to end on local inputs: folder, archive, pypi (local wheelhouse), generator;
+optional sources, crop and whole group photos."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from importlib import metadata
 import cv2
 import numpy as np
 import pytest
-from helpers import blocky, build_wheel, png_bytes, sha256_file, tree_snapshot
+from helpers import blocky, build_wheel, jpeg_bytes, png_bytes, sha256_file, tree_snapshot
 from PIL import Image
 
+from avatar_type.data.aggregate import AggregateConfig, aggregate, missing_sources
 from avatar_type.errors import SourceError
 from avatar_type.sources import pypi
 from avatar_type.sources.fetch import MANIFEST, fetch_source
@@ -478,3 +480,110 @@ def test_dcgan_shapes():
         out = net(torch.zeros(2, 100, 1, 1))
     assert tuple(out.shape) == (2, 3, 64, 64)
     assert float(out.min()) >= -1.0 and float(out.max()) <= 1.0  # tanh output
+
+
+# ------------------------------------------------------------------ optional sources
+
+
+NPM_PIN = {"package": "pics@1.0.0", "file": "pics-1.0.0.tgz", "sha256": "0" * 64}
+
+
+def test_optional_source_failure_is_recorded_and_aggregate_skips_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "no-npm-here"))
+    gone = spec_of("gone", kind="npm", label="real", pin=NPM_PIN, optional=True)
+    manifest = fetch_source(gone, tmp_path / "raw" / "gone")
+    assert manifest["missing"] is True and "npm is not installed" in manifest["reason"]
+    assert manifest["files"] == [] and manifest["kept"] == 0
+    assert (
+        read_manifest(tmp_path / "raw" / "gone") == manifest
+        and files_on_disk(tmp_path / "raw" / "gone") == []
+    )
+
+    make_folder(tmp_path / "in", {"a.png": image_bytes(1, 64)})
+    here = spec_of("here", kind="folder", label="real", path=str(tmp_path / "in"))
+    fetch_source(here, tmp_path / "raw" / "here")
+    cfg = AggregateConfig(size=32, min_side=24, workers=1)
+    index, rejects = aggregate(tmp_path / "raw", tmp_path / "out", cfg)
+    assert list(index["source"]) == ["here"] and rejects.empty
+    assert missing_sources(tmp_path / "raw") == {"gone": manifest["reason"]}
+
+
+def test_non_optional_source_failure_still_stops_with_its_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "no-npm-here"))
+    with pytest.raises(SourceError) as info:
+        fetch_source(spec_of("needed", kind="npm", label="real", pin=NPM_PIN), tmp_path / "x")
+    assert info.value.source == "needed" and "npm is not installed" in str(info.value)
+
+
+def test_optional_source_with_no_matching_files_is_still_an_error(tmp_path):
+    make_folder(tmp_path / "in", {"a.png": image_bytes(1)})
+    spec = spec_of(
+        "typo",
+        kind="folder",
+        label="real",
+        path=str(tmp_path / "in"),
+        include="*.jpg",
+        optional=True,
+    )
+    with pytest.raises(SourceError, match="no files matched"):  # a config error, not a download
+        fetch_source(spec, tmp_path / "x")
+
+
+# ------------------------------------------------------------------ crop, whole group photos
+
+
+def test_crop_cuts_every_image_to_the_fractional_box(tmp_path):
+    inner = blocky(7, 60, 120, blocks=4)  # large flat tiles survive JPEG
+    framed = np.full((100, 200, 3), 200, dtype=np.uint8)  # a flat frame around the picture
+    framed[20:80, 40:160] = inner
+    layout = {
+        "a.png": png_bytes(Image.fromarray(framed)),
+        "b.jpg": jpeg_bytes(Image.fromarray(framed), quality=95, subsampling=0),
+        "notes.txt": b"not an image",
+    }
+    make_folder(tmp_path / "in", layout)
+    spec = spec_of(
+        "framed",
+        kind="folder",
+        label="drawing",
+        path=str(tmp_path / "in"),
+        crop=[0.2, 0.2, 0.8, 0.8],
+    )
+    out = tmp_path / "raw" / "framed"
+    fetch_source(spec, out)
+    with Image.open(out / "files" / "a.png") as image:
+        assert image.size == (120, 60) and (np.asarray(image) == inner).all()
+    with Image.open(out / "files" / "b.jpg") as image:
+        assert image.format == "JPEG" and image.size == (120, 60)
+        assert np.abs(np.asarray(image).astype(int) - inner).mean() < 3  # two JPEG passes
+    assert (out / "files" / "notes.txt").read_bytes() == b"not an image"  # left to aggregate
+
+
+def test_group_photo_keeps_the_whole_image_in_the_group_of_its_faces(tmp_path):
+    skdata = pytest.importorskip("skimage.data")
+    portrait = skdata.astronaut()  # one face
+    group = np.concatenate([portrait, portrait[:, ::-1]], axis=1)  # two faces
+    layout = {
+        "group.png": png_bytes(Image.fromarray(group)),
+        "one.png": png_bytes(Image.fromarray(portrait)),
+    }
+    make_folder(tmp_path / "in", layout)
+    cfg = AggregateConfig(size=64, min_side=24, workers=1, face_fallback_whole=False)
+    faces = {}
+    for keep in (False, True):
+        raw = tmp_path / f"raw-{keep}"
+        spec = spec_of(
+            "photos",
+            kind="folder",
+            label="real",
+            path=str(tmp_path / "in"),
+            face_crop=True,
+            face_crop_keep_whole=keep,
+        )
+        assert fetch_source(spec, raw / "photos")["face_crop_keep_whole"] is keep
+        index, _ = aggregate(raw, tmp_path / f"out-{keep}", cfg)
+        faces[keep] = {p: sorted(g["face"]) for p, g in index.groupby("path")}
+        assert index.groupby("path")["group"].nunique().eq(1).all()
+    assert faces[False] == {"group.png": [0, 1], "one.png": [0]}
+    # the whole photo (face -1) joins its crops; a one-face portrait stays a crop only
+    assert faces[True] == {"group.png": [-1, 0, 1], "one.png": [0]}

@@ -24,6 +24,7 @@ def folder_entry(**overrides) -> dict:
 
 
 PYPI_PIN = {"package": "pkg==1.0", "file": "pkg-1.0-py3-none-any.whl", "sha256": "ab" * 32}
+DEB_PIN = {"package": "pkg=1.0-1", "file": "pkg_1.0-1_all.deb", "sha256": "ab" * 32}
 
 BAD_ENTRIES = {
     "missing licence": (folder_entry(licence=None), ["licence"]),
@@ -88,6 +89,23 @@ BAD_ENTRIES = {
         ),
         ["pin.package", "@scope/pkg"],
     ),
+    "deb without sha256": (
+        folder_entry(kind="deb", path=None, pin={**DEB_PIN, "sha256": None}),
+        ["deb", "pin.sha256"],
+    ),
+    "deb package without version": (
+        folder_entry(kind="deb", path=None, pin={**DEB_PIN, "package": "pkg"}),
+        ["pin.package", "name=version"],
+    ),
+    "optional not a flag": (folder_entry(optional="yes"), ["optional", "yes"]),
+    "face_crop_keep_whole without face_crop": (
+        folder_entry(face_crop_keep_whole=True),
+        ["face_crop_keep_whole", "face_crop: true"],
+    ),
+    "crop of three numbers": (folder_entry(crop=[0.1, 0.1, 0.9]), ["crop"]),
+    "crop box inverted": (folder_entry(crop=[0.9, 0.1, 0.1, 0.9]), ["crop", "x0 < x1"]),
+    "crop outside the image": (folder_entry(crop=[0, 0, 1.2, 1]), ["crop"]),
+    "crop not numbers": (folder_entry(crop=[0, 0, "1", True]), ["crop"]),
     "pin not a mapping": (folder_entry(pin=["x"]), ["pin"]),
     "folder without path": (folder_entry(path=None), ["path"]),
     "archive without path": (folder_entry(kind="archive", path=None), ["path"]),
@@ -134,6 +152,7 @@ def test_valid_folder_entry_gets_defaults():
     assert spec.name == NAME and spec.kind == "folder" and spec.label == "real"
     assert spec.include == ("*",) and spec.exclude == ()
     assert spec.group == "file" and spec.cap is None and spec.face_crop is False
+    assert spec.optional is False and spec.crop is None and spec.face_crop_keep_whole is False
     assert spec.options["path"] == "somewhere"
 
 
@@ -171,6 +190,14 @@ def test_valid_entries_of_every_kind():
         ),
     )
     assert npm.kind == "npm" and npm.pin["package"] == "@scope/pkg@1.0.0"
+    deb = parse_source("d", folder_entry(kind="deb", path=None, pin=DEB_PIN, optional=True))
+    assert deb.kind == "deb" and deb.optional and "path" not in deb.options
+    by_hand = parse_source("d", folder_entry(kind="deb", path="debs/pkg.deb", pin=DEB_PIN))
+    assert by_hand.options["path"] == "debs/pkg.deb"
+    framed = parse_source(
+        "f", folder_entry(crop=[0.1, 0, 0.9, 1], face_crop=True, face_crop_keep_whole=True)
+    )
+    assert framed.crop == (0.1, 0.0, 0.9, 1.0) and framed.face_crop_keep_whole
     video = parse_source("v", folder_entry(video={"every_seconds": 2, "max_frames": 3}))
     assert video.video_every_seconds == 2.0 and video.video_max_frames == 3
 
@@ -204,6 +231,18 @@ def test_group_rules():
     assert pattern.group_for("id2/a.png") == f"{NAME}/id2"
     # a path the pattern does not match is its own group
     assert pattern.group_for("loose.png") == f"{NAME}/loose.png"
+    # several capture groups join into one key: skin-tone variants of an emoji share a group
+    emoji = parse_source(
+        NAME,
+        folder_entry(
+            group="pattern",
+            group_pattern=r"([0-9a-f]+)(?:-1f3f[b-f])?((?:-[0-9a-f]+)*?)(?:-1f3f[b-f])?\.webp$",
+        ),
+    )
+    farmer = emoji.group_for("1f468-200d-1f33e.webp")
+    assert farmer == emoji.group_for("1f468-1f3fd-200d-1f33e.webp") == f"{NAME}/1f468/-200d-1f33e"
+    assert emoji.group_for("1f468-1f3fb.webp") == emoji.group_for("1f468.webp") == f"{NAME}/1f468"
+    assert emoji.group_for("1f469-200d-1f33e.webp") != farmer
 
 
 def test_labels_module():

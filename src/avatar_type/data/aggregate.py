@@ -61,6 +61,7 @@ class Task:
     licence: str
     generator: str
     face_crop: bool
+    face_crop_keep_whole: bool = False
 
 
 def image_id(source: str, path: str, face: int) -> str:
@@ -68,14 +69,25 @@ def image_id(source: str, path: str, face: int) -> str:
     return f"{source}-{digest}" + (f"-f{face}" if face >= 0 else "")
 
 
+def _manifests(raw_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
+    paths = sorted(Path(raw_dir).glob("*/manifest.json"))
+    if not paths:
+        raise AvatarTypeError(f"{raw_dir}: no source manifests found; run the fetch stages first")
+    return [(path, json.loads(path.read_text(encoding="utf-8"))) for path in paths]
+
+
+def missing_sources(raw_dir: Path) -> dict[str, str]:
+    """{source: reason} of the optional sources that could not be fetched (no files)."""
+    return {m["source"]: m["reason"] for _, m in _manifests(raw_dir) if m.get("missing")}
+
+
 def tasks_from_raw(raw_dir: Path) -> list[Task]:
     """Every file listed by the manifests under ``raw_dir`` (one sub-folder per source)."""
-    manifests = sorted(Path(raw_dir).glob("*/manifest.json"))
-    if not manifests:
-        raise AvatarTypeError(f"{raw_dir}: no source manifests found; run the fetch stages first")
     tasks = []
-    for manifest_path in manifests:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    for manifest_path, manifest in _manifests(raw_dir):
+        if manifest.get("missing"):
+            log.warning("%s: not fetched, skipped: %s", manifest["source"], manifest["reason"])
+            continue
         files_dir = manifest_path.parent / "files"
         for entry in manifest["files"]:
             tasks.append(
@@ -88,6 +100,7 @@ def tasks_from_raw(raw_dir: Path) -> list[Task]:
                     licence=manifest["licence"],
                     generator=entry.get("generator", ""),
                     face_crop=bool(manifest["face_crop"]),
+                    face_crop_keep_whole=bool(manifest.get("face_crop_keep_whole", False)),
                 )
             )
     return tasks
@@ -107,7 +120,9 @@ def process(task: Task, cfg: AggregateConfig) -> tuple[list[dict], str | None]:
         min_size = max(cfg.min_side, round(cfg.face_min_fraction * min(rgb.shape[:2])))
         boxes = detect_faces(rgb, min_size, cfg.face_min_neighbors)
         if boxes:
-            crops = [(k, square_crop(rgb, box, cfg.face_margin)) for k, box in enumerate(boxes)]
+            faces = [(k, square_crop(rgb, box, cfg.face_margin)) for k, box in enumerate(boxes)]
+            # a group photo also stays whole (same group), so real is not only tight face crops
+            crops = crops + faces if task.face_crop_keep_whole and len(boxes) >= 2 else faces
         elif not cfg.face_fallback_whole:
             return [], "no face found for face cropping"
     meta = {k: v for k, v in asdict(decoded).items() if k != "pixels"}

@@ -6,7 +6,7 @@ import fnmatch
 import shutil
 import tarfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -33,7 +33,7 @@ def matches(path: str, include: tuple[str, ...], exclude: tuple[str, ...] = ()) 
     )
 
 
-def safe_relpath(name: str, archive: Path) -> str:
+def safe_relpath(name: str, archive: Path | str) -> str:
     """Normalise a member name; refuse absolute paths and ``..`` components."""
     posix = PurePosixPath(name.replace("\\", "/"))
     if posix.is_absolute() or ".." in posix.parts or ":" in name or not posix.parts:
@@ -41,10 +41,15 @@ def safe_relpath(name: str, archive: Path) -> str:
     return posix.as_posix()
 
 
-def _zip_members(zf: zipfile.ZipFile, archive: Path) -> Iterator[tuple[Member, zipfile.ZipInfo]]:
+def _zip_members(
+    zf: zipfile.ZipFile, archive: Path, include: tuple[str, ...], exclude: tuple[str, ...]
+) -> Iterator[tuple[Member, zipfile.ZipInfo]]:
     for info in zf.infolist():
         if info.is_dir():
             continue
+        path = safe_relpath(info.filename, archive)
+        if not matches(path, include, exclude):
+            continue  # never opened, so links and ratios of unselected members do not matter
         mode = info.external_attr >> 16
         if mode and (mode & 0o170000) == 0o120000:
             raise UnsafeArchiveError(f"{archive}: member {info.filename!r} is a symbolic link")
@@ -53,21 +58,26 @@ def _zip_members(zf: zipfile.ZipFile, archive: Path) -> Iterator[tuple[Member, z
             raise UnsafeArchiveError(
                 f"{archive}: member {info.filename!r} expands {ratio:.0f}x (decompression bomb?)"
             )
-        yield Member(safe_relpath(info.filename, archive), info.file_size), info
+        yield Member(path, info.file_size), info
 
 
-def _tar_members(tf: tarfile.TarFile, archive: Path) -> Iterator[tuple[Member, tarfile.TarInfo]]:
+def _tar_members(
+    tf: tarfile.TarFile, archive: Path | str, include: tuple[str, ...], exclude: tuple[str, ...]
+) -> Iterator[tuple[Member, tarfile.TarInfo]]:
     for info in tf:
         if info.isdir():
             continue
+        path = safe_relpath(info.name, archive)
+        if not matches(path, include, exclude):
+            continue  # e.g. the many symlinks of a Debian package outside the selection
         if info.issym() or info.islnk():
             raise UnsafeArchiveError(f"{archive}: member {info.name!r} is a link")
         if not info.isfile():
             raise UnsafeArchiveError(f"{archive}: member {info.name!r} is not a regular file")
-        yield Member(safe_relpath(info.name, archive), info.size), info
+        yield Member(path, info.size), info
 
 
-def _copy_limited(src: IO[bytes], dst: Path, limit: int, archive: Path, name: str) -> int:
+def _copy_limited(src: IO[bytes], dst: Path, limit: int, archive: Path | str, name: str) -> int:
     """Copy at most ``limit`` bytes; a member that reads past its limit is a bomb."""
     written = 0
     with dst.open("wb") as out:
@@ -79,6 +89,44 @@ def _copy_limited(src: IO[bytes], dst: Path, limit: int, archive: Path, name: st
                 raise UnsafeArchiveError(f"{archive}: member {name!r} exceeds {limit} bytes")
             out.write(chunk)
     return written
+
+
+def _extract_members(
+    members: Iterator[tuple[Member, Callable[[], IO[bytes]]]],
+    archive: Path | str,
+    dest: Path,
+    max_total_bytes: int,
+) -> list[str]:
+    extracted: list[str] = []
+    total = 0
+    for member, opener in members:
+        if member.size > MAX_MEMBER_BYTES or total + member.size > max_total_bytes:
+            raise UnsafeArchiveError(f"{archive}: member {member.path!r} is too large")
+        target = dest / member.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with opener() as src:
+            total += _copy_limited(
+                src, target, min(MAX_MEMBER_BYTES, max_total_bytes - total), archive, member.path
+            )
+        extracted.append(member.path)
+    return sorted(extracted)
+
+
+def extract_tar(
+    tf: tarfile.TarFile,
+    archive: Path | str,
+    dest: Path,
+    include: tuple[str, ...] = ("*",),
+    exclude: tuple[str, ...] = (),
+    max_total_bytes: int = MAX_TOTAL_BYTES,
+) -> list[str]:
+    """``extract`` for a tar already open (e.g. one read from inside a .deb); ``archive`` names
+    it in errors."""
+    members = (
+        (m, lambda i=info: tf.extractfile(i))
+        for m, info in _tar_members(tf, archive, include, exclude)
+    )
+    return _extract_members(members, archive, dest, max_total_bytes)
 
 
 def extract(
@@ -95,34 +143,17 @@ def extract(
     a file that is neither zip nor tar.
     """
     archive = Path(archive)
-    extracted: list[str] = []
-    total = 0
-
-    def take(member: Member, opener) -> None:
-        nonlocal total
-        if not matches(member.path, include, exclude):
-            return
-        if member.size > MAX_MEMBER_BYTES or total + member.size > max_total_bytes:
-            raise UnsafeArchiveError(f"{archive}: member {member.path!r} is too large")
-        target = dest / member.path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with opener() as src:
-            total += _copy_limited(
-                src, target, min(MAX_MEMBER_BYTES, max_total_bytes - total), archive, member.path
-            )
-        extracted.append(member.path)
-
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
-            for member, info in _zip_members(zf, archive):
-                take(member, lambda info=info: zf.open(info))
-    elif tarfile.is_tarfile(archive):
+            members = (
+                (m, lambda i=info: zf.open(i))
+                for m, info in _zip_members(zf, archive, include, exclude)
+            )
+            return _extract_members(members, archive, dest, max_total_bytes)
+    if tarfile.is_tarfile(archive):
         with tarfile.open(archive) as tf:
-            for member, info in _tar_members(tf, archive):
-                take(member, lambda info=info: tf.extractfile(info))
-    else:
-        raise ValueError(f"{archive}: not a zip or tar archive")
-    return sorted(extracted)
+            return extract_tar(tf, archive, dest, include, exclude, max_total_bytes)
+    raise ValueError(f"{archive}: not a zip or tar archive")
 
 
 def copy_tree(

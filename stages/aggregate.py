@@ -3,7 +3,7 @@
 import argparse
 from pathlib import Path
 
-from avatar_type.data.aggregate import AggregateConfig, aggregate
+from avatar_type.data.aggregate import AggregateConfig, aggregate, missing_sources
 from avatar_type.data.shortcut_audit import (
     CONTAINER,
     audit,
@@ -43,6 +43,7 @@ def main() -> None:
             "counts": {c: int((index["label"] == c).sum()) for c in CLASSES},
             "ood_counts": {ood_set(k): int(v) for k, v in ood["label"].value_counts().items()},
             "sources": int(index["source"].nunique()),
+            "missing_sources": missing_sources(Path(args.raw)),
             "rejected": int((~duplicates).sum()),
             "duplicates_removed": int(duplicates.sum()),
             "reject_reasons": {

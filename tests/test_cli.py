@@ -32,7 +32,14 @@ def model_dir(tmp_path) -> Path:
     card = {
         "arch": "detector_cnn",
         "classes": list(CLASSES),
-        "preprocessing": {"img_size": 32, **data_config(model)},
+        "preprocessing": {
+            "img_size": 32,
+            **data_config(model),
+            "pipeline": {
+                "aggregate": {"size": 64, "jpeg_quality": 90},
+                "denoise": {"enabled": True, "tolerance": 30},
+            },
+        },
     }
     save_model(model, directory, card)
     return directory
@@ -123,12 +130,13 @@ def test_default_model_comes_from_the_summary(inputs, model_dir, capsys):
 
 def test_gradcam_writes_one_overlay_per_good_image(inputs, model_dir, capsys):
     Path("folder/text.jpg").write_text("not a JPEG")
-    # the stored size comes from params.yaml; keys the command does not need are ignored
+    # the stored size comes from the model's card, whatever today's params.yaml says
     Path("params.yaml").write_text(
-        "aggregate: {size: 64, audit_folds: 5}\ndenoise: {enabled: true, tolerance: 30}\n"
+        "aggregate: {size: 96, audit_folds: 5}\ndenoise: {enabled: true, tolerance: 30}\n"
     )
-    status, _, _ = _predict(capsys, "--model", str(model_dir), "--gradcam", "cams")
+    status, _, err = _predict(capsys, "--model", str(model_dir), "--gradcam", "cams")
     assert status == 1
+    assert "aggregate.size=96 (the model's: 64)" in err
     written = sorted(p.name for p in Path("cams").iterdir())
     assert written == ["a.png", "b.png", "c.png", "one.png"]
     with Image.open("cams/a.png") as overlay:

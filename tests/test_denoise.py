@@ -11,6 +11,7 @@ from PIL import Image
 from avatar_type.data import packed
 from avatar_type.data.denoise import coherent_noise_filter, noise_mask
 from avatar_type.data.denoise_set import denoise_set
+from avatar_type.data.preprocessing import write_preprocessing
 
 TOLERANCE = 30
 
@@ -123,6 +124,7 @@ def make_aggregated(folder, images: dict[str, tuple[str, np.ndarray]]):
             "group": ["NA", "", "x"][: len(images)],
         }
     ).to_csv(folder / packed.INDEX, index=False)
+    write_preprocessing(folder, {"aggregate": {"size": 32}})
 
 
 @pytest.mark.parametrize("enabled", [True, False])

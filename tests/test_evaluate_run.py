@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from train_fixtures import synthetic_image
+from train_fixtures import TEST_PREPROCESSING, synthetic_image
 
 from avatar_type.data import packed
+from avatar_type.data.preprocessing import write_preprocessing
 from avatar_type.evaluate.corruptions import SEVERITIES
 from avatar_type.evaluate.features import FeatureSource
 from avatar_type.evaluate.run import evaluate_run
@@ -41,6 +42,7 @@ def evaluated(isolated, tiny_data):
     images.flush()
     index = pd.DataFrame(rows)
     index.to_csv(isolated / "pack2" / packed.INDEX, index=False)
+    write_preprocessing(isolated / "pack2", TEST_PREPROCESSING)
     split = []
     for label, group in index.groupby("label", sort=False):
         for j, image_id in enumerate(group["id"]):

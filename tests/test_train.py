@@ -19,7 +19,14 @@ import torch
 import yaml
 from safetensors.torch import load_file
 from sklearn.metrics import f1_score
-from train_fixtures import TinyData, read_json, synthetic_image, write_pack, write_split
+from train_fixtures import (
+    TEST_PREPROCESSING,
+    TinyData,
+    read_json,
+    synthetic_image,
+    write_pack,
+    write_split,
+)
 
 from avatar_type.errors import ParamsError
 from avatar_type.labels import CLASSES
@@ -118,6 +125,8 @@ def test_full_mode_learns_and_writes_model_card_metrics_and_logs(tiny_data):
     prep = card["preprocessing"]
     assert prep["img_size"] == 32 and len(prep["mean"]) == 3 and len(prep["std"]) == 3
     assert "interpolation" in prep
+    # the pack's own description travels with the model: predict prepares images from it
+    assert prep["pipeline"] == TEST_PREPROCESSING and card["seed"] == rt.seed
 
     for name in SERIES:
         frame = series(rt.live_dir, name)

@@ -19,6 +19,7 @@ import pytest
 import torch
 
 from avatar_type.data import packed
+from avatar_type.data.preprocessing import write_preprocessing
 from avatar_type.labels import CLASSES
 from avatar_type.train.loop import Runtime
 
@@ -27,6 +28,11 @@ COUNTS = {"drawing": 50, "real": 20, "generated": 20}  # 90 images
 VAL_SHARE = 0.3
 COLOURS = {"real": (190, 70, 60), "drawing": (60, 180, 70), "generated": (70, 80, 200)}
 
+# what a pack's preprocessing.json holds (the denoise stage writes the real one)
+TEST_PREPROCESSING = {
+    "aggregate": {"size": 32, "jpeg_quality": 90},
+    "denoise": {"enabled": False, "tolerance": 30},
+}
 
 def synthetic_image(label: str, rng: np.random.Generator, size: int = SIZE) -> np.ndarray:
     """A (size, size, 3) uint8 image: class colour, class stripe direction, noise."""
@@ -58,6 +64,7 @@ def write_pack(
     del images
     index = pd.DataFrame(rows)
     index.to_csv(root / packed.INDEX, index=False)
+    write_preprocessing(root, TEST_PREPROCESSING)
     return root, index
 
 

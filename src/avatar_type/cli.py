@@ -9,7 +9,7 @@ import io
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +33,11 @@ PARAMS = Path("params.yaml")
 
 PREDICT_DESCRIPTION = """Classify image files with a trained model.
 
-Every image is prepared as the pipeline prepares its training data: decoded,
-EXIF-oriented, transparency composited, centre-cropped to a square, resized and
-re-encoded as params.yaml says (when present, else its defaults), then resized
-to the model's input size."""
+Every image is prepared exactly as the model's training data was: decoded,
+EXIF-oriented, transparency composited, centre-cropped to a square, resized,
+re-encoded and (where training did) denoised with the settings recorded in the
+model's card.json, then resized to the model's input size. Where today's
+params.yaml says otherwise, the card wins and a note says so."""
 
 EXIT_STATUS = """exit status:
   0  every input was predicted
@@ -92,19 +93,40 @@ class Preprocessing:
     tolerance: int = 30
 
     @classmethod
-    def from_params(cls, path: Path) -> Preprocessing:
-        """The settings of ``path`` (the pipeline's params.yaml) where it exists, else defaults."""
-        if not path.is_file():
-            return cls(AggregateConfig())
-        params = load_yaml(path)
+    def from_card(cls, card: dict, model_dir: Path) -> Preprocessing:
+        """The settings the model's training images were made with (its card's pipeline)."""
+        pipeline = card["preprocessing"].get("pipeline")
+        if pipeline is None:
+            raise UsageError(
+                f"{model_dir / CARD}: no preprocessing pipeline recorded (a model trained by an "
+                "older version); retrain it with `dvc repro`"
+            )
         known = {f.name for f in fields(AggregateConfig)}
-        section = {k: v for k, v in params.get("aggregate", {}).items() if k in known}
-        denoise = params.get("denoise", {})
+        section = {k: v for k, v in pipeline["aggregate"].items() if k in known}
+        denoise = pipeline.get("denoise", {})
         return cls(
             AggregateConfig(**section),
             bool(denoise.get("enabled", cls.denoise)),
             int(denoise.get("tolerance", cls.tolerance)),
         )
+
+    def differences(self, params_path: Path) -> list[str]:
+        """Settings where ``params_path`` (today's params.yaml) disagrees with this."""
+        if not params_path.is_file():
+            return []
+        params = load_yaml(params_path)
+        ours = {f"aggregate.{k}": v for k, v in asdict(self.aggregate).items() if k != "workers"}
+        ours.update({"denoise.enabled": self.denoise, "denoise.tolerance": self.tolerance})
+        theirs = {
+            f"{section}.{k}": v
+            for section in ("aggregate", "denoise")
+            for k, v in (params.get(section) or {}).items()
+        }
+        return [
+            f"{key}={theirs[key]!r} (the model's: {value!r})"
+            for key, value in ours.items()
+            if key in theirs and theirs[key] != value
+        ]
 
     def __call__(self, path: Path) -> np.ndarray:
         """``path`` as the pipeline stores it: uint8 (size, size, 3); raises Rejected.
@@ -208,8 +230,15 @@ def predict(args: argparse.Namespace) -> int:
     model.to(device)
     pre = card["preprocessing"]
     normalise = Normalise(tuple(pre["mean"]), tuple(pre["std"])).to(device)
-    prepare = Preprocessing.from_params(PARAMS)
+    prepare = Preprocessing.from_card(card, model_dir)
     print(f"model: {model_dir} ({card['arch']}, {pre['img_size']} px)", file=sys.stderr)
+    differences = prepare.differences(PARAMS)
+    if differences:
+        print(
+            f"note: {PARAMS} differs from how this model's training images were made; "
+            f"using the model's: {', '.join(differences)}",
+            file=sys.stderr,
+        )
     files, problems = expand_paths(args.paths)
     for where, problem in problems:
         _fail(where, problem)

@@ -23,6 +23,7 @@ from avatar_type.data.decode import Rejected, decode
 from avatar_type.data.dedupe import find_duplicates, near_duplicate_groups, phash64
 from avatar_type.data.faces import detect_faces
 from avatar_type.data.normalise import composite, encode_jpeg, resize, square_crop
+from avatar_type.data.preprocessing import write_preprocessing
 from avatar_type.errors import AvatarTypeError
 
 log = logging.getLogger(__name__)
@@ -214,5 +215,6 @@ def aggregate(
     )
     index.to_csv(Path(out_dir) / "index.csv", index=False)
     rejects_df.to_csv(Path(out_dir) / "rejects.csv", index=False)
+    write_preprocessing(Path(out_dir), {"aggregate": asdict(cfg)})
     log.info("aggregate: %d images kept, %d rejected", len(index), len(rejects_df))
     return index, rejects_df

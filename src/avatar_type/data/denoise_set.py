@@ -11,6 +11,8 @@ from tqdm import tqdm
 
 from avatar_type.data import packed
 from avatar_type.data.denoise import coherent_noise_filter
+from avatar_type.data.preprocessing import read_preprocessing, write_preprocessing
+from avatar_type.sources.pinned import sha256_of
 
 
 def denoise_set(aggregated: Path, out_dir: Path, enabled: bool, tolerance: int) -> dict:
@@ -31,6 +33,14 @@ def denoise_set(aggregated: Path, out_dir: Path, enabled: bool, tolerance: int) 
         images[i] = filtered if enabled else rgb
     images.flush()
     index.to_csv(Path(out_dir) / packed.INDEX, index=False)
+    description = read_preprocessing(aggregated)
+    description["denoise"] = {"enabled": enabled, "tolerance": tolerance}
+    description["pack"] = {
+        "images_sha256": sha256_of(Path(out_dir) / packed.IMAGES),
+        "count": len(index),
+        "size": int(first.shape[0]),
+    }
+    write_preprocessing(Path(out_dir), description)
     share = pd.Series(changed).groupby(index["label"].to_numpy()).mean()
     return {
         "enabled": enabled,

@@ -22,6 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from torch import nn
 
+from avatar_type.data.preprocessing import read_preprocessing
 from avatar_type.labels import CLASSES
 from avatar_type.models.freeze import backbone_groups, head_parameter_names, set_trainable
 from avatar_type.models.registry import build_model, data_config
@@ -395,7 +396,13 @@ def train_run(
                 "classes": list(CLASSES),
                 "scenario": scenario,
                 "seed": rt.seed,
-                "preprocessing": {"img_size": cfg.img_size, **dc},
+                "preprocessing": {
+                    "img_size": cfg.img_size,
+                    **dc,
+                    # stored images -> input size, as packed_at does it
+                    "resize": "bilinear, antialiased",
+                    "pipeline": read_preprocessing(pack_dir),
+                },
                 "params": dataclasses.asdict(cfg),
                 "summary": summary,
             },

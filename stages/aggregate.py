@@ -7,13 +7,20 @@ from avatar_type.data.aggregate import AggregateConfig, aggregate, missing_sourc
 from avatar_type.data.shortcut_audit import (
     CONTAINER,
     audit,
+    content_audit,
     file_metadata,
     original_metadata,
 )
 from avatar_type.labels import CLASSES, is_ood, ood_set
 from avatar_type.params import load_yaml
 from avatar_type.runner import run, write_json
-from avatar_type.viz.data_plots import contact_sheets, plot_source_counts, source_counts
+from avatar_type.train.config import AugmentConfig
+from avatar_type.viz.data_plots import (
+    contact_sheets,
+    plot_content_audit,
+    plot_source_counts,
+    source_counts,
+)
 
 
 def main() -> None:
@@ -25,6 +32,10 @@ def main() -> None:
     params = load_yaml(args.params)
     section = dict(params["aggregate"])
     per_class, folds = section.pop("contact_sheet_images"), section.pop("audit_folds")
+    # the augmentation whose effect on the content shortcuts is audited; absent: none
+    audit_augment = section.pop("audit_augment", None)
+    if audit_augment is not None:
+        audit_augment = AugmentConfig.from_params(audit_augment, "aggregate.audit_augment")
     cfg = AggregateConfig.from_params(section)
     out = Path(args.out)
     index, rejects = aggregate(Path(args.raw), out, cfg)
@@ -35,6 +46,7 @@ def main() -> None:
     normalised = file_metadata(files)
     after = audit(normalised, indomain["label"], params["seed"], folds, CONTAINER)
     complexity = audit(normalised, indomain["label"], params["seed"], folds, ("file_size",))
+    content = content_audit(indomain, out / "images", params["seed"], folds, audit_augment)
     duplicates = rejects["duplicate_of"].astype(bool)
     ood = index[index["label"].map(is_ood)]
     write_json(
@@ -43,6 +55,13 @@ def main() -> None:
             "counts": {c: int((index["label"] == c).sum()) for c in CLASSES},
             "ood_counts": {ood_set(k): int(v) for k, v in ood["label"].value_counts().items()},
             "sources": int(index["source"].nunique()),
+            "source_counts": {
+                c: {
+                    k: int(v)
+                    for k, v in index.loc[index["label"] == c, "source"].value_counts().items()
+                }
+                for c in CLASSES
+            },
             "missing_sources": missing_sources(Path(args.raw)),
             "rejected": int((~duplicates).sum()),
             "duplicates_removed": int(duplicates.sum()),
@@ -60,6 +79,7 @@ def main() -> None:
                 "after_file_size_only": round(complexity, 4),
                 "chance": round(1 / len(CLASSES), 4),
             },
+            "content_audit": content,
         },
     )
     counts = source_counts(index)
@@ -67,6 +87,7 @@ def main() -> None:
     counts.to_csv("plots/aggregate/source_counts.csv", index=False)
     figures = Path("plots/aggregate/figures")
     plot_source_counts(counts, figures / "source_counts.png")
+    plot_content_audit(content, figures / "content_audit.png")
     contact_sheets(index, out / "images", figures, per_class, params["seed"])
 
 

@@ -1,4 +1,5 @@
-"""Figures of the data: images per source and class, and a contact sheet per class."""
+"""Figures of the data: images per source and class, a contact sheet per class, and the content
+shortcut audit."""
 
 from __future__ import annotations
 
@@ -74,3 +75,35 @@ def contact_sheets(
         )
         written.append(target)
     return written
+
+
+def plot_content_audit(result: dict, path: Path) -> None:
+    """Balanced accuracy of the class from each image statistic alone and from all of them, on
+    the stored images and, where audited, after one augmentation pass; the chance line."""
+    rows = {
+        **result["per_statistic"],
+        "all pixel statistics": result["without_native_resolution"],
+        "all": result["all"],
+    }
+    augmented = result.get("augmented")
+    # augmentation cannot change the native resolution: no augmented bar where it is included
+    after = (
+        {**augmented["per_statistic"], "all pixel statistics": augmented["all"]}
+        if augmented
+        else {}
+    )
+    y, height = np.arange(len(rows)), 0.4 if after else 0.8
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.8))
+    offset = height / 2 if after else 0.0
+    ax.barh(y - offset, list(rows.values()), height, label="stored images")
+    if after:
+        values = [after.get(name, np.nan) for name in rows]
+        ax.barh(y + offset, values, height, label="after one augmentation pass")
+    ax.axvline(result["chance"], color="black", linestyle="--", linewidth=1, label="chance")
+    ax.set_yticks(y, [name.replace("_", " ") for name in rows])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("balanced accuracy of a random forest (cross-validated)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, fontsize=8, frameon=False)
+    ax.set_title("Content shortcuts: the class predicted from trivial image statistics")
+    save_figure(fig, path, dpi=110)

@@ -1,0 +1,111 @@
+"""Which frozen DINOv2 features generalise to unseen sources: the last class token (what the
+pipeline's frozen and probe modes use) or more than the last layer.
+
+    python benchmarks/feature_layers.py                      # balanced scenario, 224 px
+    python benchmarks/feature_layers.py --scenario d50 --size 126
+
+One forward pass over the pack gives, per image, the class token and the mean patch token of the
+last four blocks (timm's ``forward_intermediates``, final norm applied). A logistic regression
+(balanced classes, source balance 0.5, as the pipeline's probe) is fitted on the scenario's
+train split for each feature set and scored on the in-source balanced test and the held-out
+sources, with 95% bootstrap intervals. Features are cached next to the pipeline's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.linear_model import LogisticRegression
+from tqdm import tqdm
+
+from avatar_type.data import packed
+from avatar_type.evaluate.uncertainty import bootstrap_intervals, macro_f1
+from avatar_type.models.registry import build_model, data_config
+from avatar_type.train.data import Normalise, file_identity, local_cache, packed_at, split_rows
+from avatar_type.train.imbalance import source_weights
+
+ARCH = "vit_small_patch14_dinov2"
+BLOCKS = 4
+
+
+@torch.inference_mode()
+def layer_features(images: np.ndarray, size: int, batch_size: int = 32) -> dict[str, np.ndarray]:
+    """Per image: class token and mean patch token of each of the last ``BLOCKS`` blocks."""
+    model = build_model(ARCH, "offline", img_size=size).eval()
+    dc = data_config(model)
+    normalise = Normalise(dc["mean"], dc["std"])
+    cls, patch = [], []
+    for start in tqdm(range(0, len(images), batch_size), desc="dinov2 layers", unit="batch"):
+        x = normalise(torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size])))
+        _, inter = model.forward_intermediates(
+            x, indices=BLOCKS, return_prefix_tokens=True, norm=True, output_fmt="NLC"
+        )
+        cls.append(torch.cat([prefix[:, 0] for _, prefix in inter], 1))
+        patch.append(torch.cat([tokens.mean(1) for tokens, _ in inter], 1))
+    return {"cls": torch.cat(cls).numpy(), "patch": torch.cat(patch).numpy()}
+
+
+def cached_layer_features(pack_dir: Path, size: int) -> dict[str, np.ndarray]:
+    images, _ = packed_at(pack_dir, size)
+    key = hashlib.sha256(
+        f"{ARCH}|layers{BLOCKS}|{size}|{file_identity(pack_dir / packed.IMAGES)}".encode()
+    ).hexdigest()[:20]
+    path = local_cache("features") / f"{key}-layers.npz"
+    if not path.is_file():
+        np.savez(path, **layer_features(images, size))
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
+
+
+def feature_sets(f: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    d = f["cls"].shape[1] // BLOCKS
+    last_cls, last_patch = f["cls"][:, -d:], f["patch"][:, -d:]
+    return {
+        "class token, last block (pipeline)": last_cls,
+        "class + mean patch token, last block": np.hstack([last_cls, last_patch]),
+        f"class tokens, last {BLOCKS} blocks": f["cls"],
+        f"class + mean patch tokens, last {BLOCKS} blocks": np.hstack([f["cls"], f["patch"]]),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenario", default="balanced")
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--pack", type=Path, default=Path("data/denoised"))
+    parser.add_argument("--splits", type=Path, default=Path("data/splits"))
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+    _, index = packed.load(args.pack)
+    split = pd.read_csv(args.splits / f"{args.scenario}.csv", keep_default_na=False)
+    sets = {
+        name: split_rows(index, split, name)
+        for name in ("train", "balanced_test", "unseen_val", "unseen_test")
+    }
+    rows, y = sets["train"]
+    weights = source_weights(y, index["source"].to_numpy()[rows], 0.5)
+    results = []
+    for name, x in feature_sets(cached_layer_features(args.pack, args.size)).items():
+        probe = LogisticRegression(max_iter=3000, class_weight="balanced")
+        probe.fit(x[rows], y, sample_weight=weights)
+        row = {"features": name, "dim": x.shape[1]}
+        for set_name in ("balanced_test", "unseen_val", "unseen_test"):
+            r, t = sets[set_name]
+            if not len(r):
+                continue
+            probs = probe.predict_proba(x[r])
+            lo, hi = bootstrap_intervals(t, probs, args.seed)["macro_f1"]
+            f1 = float(macro_f1(t[None], probs.argmax(1)[None])[0])
+            row[set_name] = f"{f1:.3f} [{lo:.3f}, {hi:.3f}]"
+        results.append(row)
+    print(f"\n{ARCH} at {args.size} px, {args.scenario} scenario, macro-F1 [95% CI]:")
+    print(pd.DataFrame(results).to_markdown(index=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -64,7 +64,7 @@ def raw(tmp_path_factory):
         {k: png_bytes(Image.fromarray(v)) for k, v in originals.items()},
         "drawing",
     )
-    exact = (tmp_path / "raw" / "a-good" / "files" / "img0.png").read_bytes()
+    exact = (tmp_path / "inputs" / "a-good" / "img0.png").read_bytes()
     folder_source(
         tmp_path,
         "b-copy",
@@ -264,10 +264,7 @@ def test_index_columns(raw, result):
         manifest = json.loads((raw_dir / row["source"] / "manifest.json").read_text())
         entry = next(e for e in manifest["files"] if e["path"] == row["path"])
         assert row["group"] == entry["group"] and row["label"] == entry["label"]
-        assert (
-            row["orig_file_size"]
-            == (raw_dir / row["source"] / "files" / row["path"]).stat().st_size
-        )
+        assert row["orig_file_size"] == entry["size"]  # folders are read in place
     labels = dict(zip(index["source"], index["label"], strict=True))
     assert labels["a-good"] == "drawing" and labels["corpus"] == "real"
 

@@ -11,7 +11,7 @@ import zipfile
 import pytest
 
 from avatar_type.errors import UnsafeArchiveError
-from avatar_type.sources.archive import copy_tree, extract, matches, safe_relpath
+from avatar_type.sources.archive import extract, matches, safe_relpath, scan_folder
 
 MEMBERS = {
     "pkg/templates/a-1.webp": b"a1",
@@ -175,20 +175,27 @@ def test_not_an_archive(tmp_path):
         extract(path, tmp_path / "out")
 
 
-def test_copy_tree_skips_symlinks_and_applies_globs(tmp_path):
+def test_scan_folder_refuses_links_and_applies_globs(tmp_path):
     src = tmp_path / "src"
     (src / "a").mkdir(parents=True)
     (src / "a" / "x.png").write_bytes(b"x")
     (src / "a" / "y.txt").write_bytes(b"y")
-    (src / "b.png").write_bytes(b"b")
+    (src / "b.png").write_bytes(b"bb")
     outside = tmp_path / "secret.png"
     outside.write_bytes(b"secret")
     (src / "link.png").symlink_to(outside)
     (src / "linked_dir").symlink_to(tmp_path, target_is_directory=True)
-    dest = tmp_path / "dest"
-    got = copy_tree(src, dest, ("*.png",), ())
-    assert sorted(got) == ["a/x.png", "b.png"]
-    assert (dest / "a" / "x.png").read_bytes() == b"x"
-    assert not (dest / "link.png").exists()
-    assert not (dest / "linked_dir").exists()
-    assert sorted(copy_tree(src, tmp_path / "d2", ("*",), ("a/*",))) == ["b.png"]
+    os.mkfifo(src / "pipe.png")
+    scan = scan_folder(src, ("*.png",), ())
+    assert sorted(scan.files) == ["a/x.png", "b.png"]
+    size, mtime_ns = scan.files["b.png"]
+    assert size == 2 and mtime_ns == (src / "b.png").stat().st_mtime_ns
+    assert scan.refused == {
+        "link.png": "symbolic link (not followed)",
+        "pipe.png": "not a regular file",
+    }
+    assert scan.skipped == 2  # a/y.txt and linked_dir: not selected, so neither kept nor refused
+    everything = scan_folder(src, ("*",), ("a/*",))
+    assert sorted(everything.files) == ["b.png"]
+    assert sorted(everything.refused) == ["link.png", "linked_dir", "pipe.png"]
+    assert everything.skipped == 2

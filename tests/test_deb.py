@@ -232,4 +232,4 @@ def test_optional_deb_without_apt_is_recorded_as_missing(tmp_path, monkeypatch):
     assert manifest["missing"] is True and "apt-get is not installed" in manifest["reason"]
     assert manifest["files"] == [] and manifest["kept"] == 0
     assert json.loads((out / MANIFEST).read_text(encoding="utf-8")) == manifest
-    assert not any((out / "files").iterdir())
+    assert not any((out / "files").glob("*"))  # nothing fetched

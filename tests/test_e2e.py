@@ -72,7 +72,7 @@ def _make_inputs(root: Path) -> None:
             path.unlink()
 
 
-SOURCES = {
+LOCAL = {  # folders and archives on disk: sources.yaml's `local:`
     "people": {
         "kind": "folder",
         "path": "inputs/people",
@@ -89,6 +89,15 @@ SOURCES = {
         "licence": "test",
         "provenance": "synthetic",
     },
+    "objects": {
+        "kind": "archive",
+        "path": "inputs/ood.zip",
+        "label": "ood:objects",
+        "licence": "test",
+        "provenance": "synthetic",
+    },
+}
+SOURCES = {
     "lorelei": {
         "kind": "generator",
         "label": "drawing",
@@ -96,13 +105,6 @@ SOURCES = {
         "provenance": "DiceBear",
         "pin": {"package": "dicebear-styles==10.6.0", "seed": 0, "count": 40},
         "options": {"engine": "dicebear", "style": "lorelei", "size": 64},
-    },
-    "objects": {
-        "kind": "archive",
-        "path": "inputs/ood.zip",
-        "label": "ood:objects",
-        "licence": "test",
-        "provenance": "synthetic",
     },
 }
 
@@ -119,18 +121,9 @@ def _dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    repo = tmp_path_factory.mktemp("repo")
-    for name in ("dvc.yaml", "params.yaml", ".dvcignore"):
-        shutil.copy(ROOT / name, repo / name)
-    shutil.copytree(ROOT / "stages", repo / "stages")
-    shutil.copytree(ROOT / "src", repo / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    (repo / ".dvc").mkdir()
-    shutil.copy(ROOT / ".dvc" / "config", repo / ".dvc" / "config")
-    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
-    _make_inputs(repo)
-    (repo / "sources.yaml").write_text(yaml.safe_dump({"sources": SOURCES}), encoding="utf-8")
+def _tiny_params() -> dict:
+    """params.yaml shrunk to seconds (32 px, two tiny models on two scenarios); everything
+    else, split.unseen included, stays as the repository has it."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["aggregate"].update(size=32, workers=1, audit_folds=2, contact_sheet_images=8)
     params["split"]["balanced_test_fraction"] = 0.25
@@ -138,11 +131,32 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     params["train"].update(models=list(TINY_MODELS), scenarios=list(TRAINED), seeds=[42])
     params["benchmark"].update(runs=3, warmup=1, batch_size=4)
     params["explain"].update(images_per_class=2, map_size=32, mistakes=4)
+    return params
+
+
+def _make_repo(repo: Path, sources: dict, local: dict, params: dict) -> None:
+    """Copy the pipeline's code into ``repo`` (its inputs already there), write the registry
+    and params, and commit: dvclive reads the current commit, as in any user's repository."""
+    for name in ("dvc.yaml", ".dvcignore"):
+        shutil.copy(ROOT / name, repo / name)
+    shutil.copytree(ROOT / "stages", repo / "stages")
+    shutil.copytree(ROOT / "src", repo / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    (repo / ".dvc").mkdir()
+    shutil.copy(ROOT / ".dvc" / "config", repo / ".dvc" / "config")
+    registry = {"sources": sources, "local": local}
+    (repo / "sources.yaml").write_text(yaml.safe_dump(registry), encoding="utf-8")
     (repo / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
-    # dvclive reads the current commit: a repository needs one, as any user's has
     git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.org"]
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
     subprocess.run([*git, "commit", "-qm", "inputs"], cwd=repo, check=True)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    repo = tmp_path_factory.mktemp("repo")
+    _make_inputs(repo)
+    _make_repo(repo, SOURCES, LOCAL, _tiny_params())
     result = _dvc(repo, "repro")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return repo

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 import zipfile
 from importlib import metadata
@@ -41,10 +42,18 @@ def read_manifest(out_dir) -> dict:
 
 
 def check_manifest_matches_disk(out_dir, manifest) -> None:
+    """Fetch stored exactly the files it copied or made (a folder is read in place, so only
+    its derived stills), and every file read in place has the size the manifest gives."""
     assert read_manifest(out_dir) == manifest
     paths = [entry["path"] for entry in manifest["files"]]
-    assert paths == sorted(paths) == files_on_disk(out_dir)
+    assert paths == sorted(paths)
     assert manifest["kept"] == len(paths)
+    in_place = "root" in manifest
+    stored = [e["path"] for e in manifest["files"] if e.get("derived") or not in_place]
+    assert stored == files_on_disk(out_dir)
+    for entry in manifest["files"]:
+        if in_place and not entry.get("derived"):
+            assert os.stat(os.path.join(manifest["root"], entry["path"])).st_size == entry["size"]
 
 
 # ------------------------------------------------------------------ folder
@@ -57,20 +66,21 @@ def make_folder(root, layout: dict[str, bytes]):
     return root
 
 
-def test_folder_with_fixed_label(tmp_path):
+def test_folder_with_fixed_label(tmp_path, monkeypatch):
     layout = {"a.png": image_bytes(1), "sub/b.png": image_bytes(2), "notes.txt": b"skip me"}
     make_folder(tmp_path / "in", layout)
     spec = spec_of("photos", kind="folder", label="real", path="in", include=["*.png"])
     out = tmp_path / "raw" / "photos"
     manifest = fetch_source(spec, out, base=tmp_path)  # relative path resolved against base
+    monkeypatch.chdir(tmp_path)  # the manifest keeps "in", relative to the repository root
     check_manifest_matches_disk(out, manifest)
     assert [e["path"] for e in manifest["files"]] == ["a.png", "sub/b.png"]
     assert {e["label"] for e in manifest["files"]} == {"real"}
     assert manifest["source"] == "photos" and manifest["kind"] == "folder"
     assert manifest["licence"] == "CC0" and manifest["provenance"] == "tests"
     assert manifest["found"] == manifest["kept"] == 2
-    for rel in ("a.png", "sub/b.png"):
-        assert (out / "files" / rel).read_bytes() == layout[rel]
+    assert manifest["root"] == "in" and manifest["skipped"] == 1 and manifest["refused"] == []
+    assert not (out / "files").exists()  # read in place, never copied
 
 
 def test_folder_with_label_by_subfolder(tmp_path):
@@ -132,7 +142,7 @@ def test_refetch_replaces_previous_output(tmp_path):
     (out / "files" / "stale.png").write_bytes(b"old")
     spec = spec_of("s", kind="folder", label="real", path=str(tmp_path / "in"))
     manifest = fetch_source(spec, out)
-    assert files_on_disk(out) == ["a.png"]
+    assert files_on_disk(out) == []  # the stale file is gone; the folder is read in place
     check_manifest_matches_disk(out, manifest)
 
 
@@ -246,10 +256,8 @@ def test_cap_is_seeded_exact_and_consistent(tmp_path):
         manifest = fetch_source(spec, out, seed=seed)
         check_manifest_matches_disk(out, manifest)
         assert manifest["found"] == 12 and manifest["kept"] == 5
-        kept = files_on_disk(out)
+        kept = [e["path"] for e in manifest["files"]]
         assert len(kept) == 5 and set(kept) <= set(layout)
-        for rel in kept:
-            assert (out / "files" / rel).read_bytes() == layout[rel]
         return tuple(kept)
 
     first = run(7, "a")
@@ -296,7 +304,8 @@ def test_video_becomes_frames_in_one_group(tmp_path):
     groups = {e["path"]: e["group"] for e in manifest["files"]}
     assert {groups[f] for f in frames} == {"vid/clips/talk.avi"}
     assert groups["clips/still.png"] == "vid/clips/still.png"
-    assert not (out / "files" / "clips" / "talk.avi").exists()
+    assert {e["path"] for e in manifest["files"] if e.get("derived")} == set(frames)
+    assert (src / "clips" / "talk.avi").is_file()  # the user's folder is left as it is
     assert manifest["found"] == 4
 
 
@@ -550,16 +559,24 @@ def test_crop_cuts_every_image_to_the_fractional_box(tmp_path):
         crop=[0.2, 0.2, 0.8, 0.8],
     )
     out = tmp_path / "raw" / "framed"
-    fetch_source(spec, out)
+    manifest = fetch_source(spec, out)
+    check_manifest_matches_disk(out, manifest)
     with Image.open(out / "files" / "a.png") as image:
         assert image.size == (120, 60) and (np.asarray(image) == inner).all()
     with Image.open(out / "files" / "b.jpg") as image:
         assert image.format == "JPEG" and image.size == (120, 60)
         assert np.abs(np.asarray(image).astype(int) - inner).mean() < 3  # two JPEG passes
-    assert (out / "files" / "notes.txt").read_bytes() == b"not an image"  # left to aggregate
+    # the crops are derived copies; the text file is read in place and left to aggregate
+    assert {e["path"]: bool(e.get("derived")) for e in manifest["files"]} == {
+        "a.png": True,
+        "b.jpg": True,
+        "notes.txt": False,
+    }
+    for rel, data in layout.items():  # the user's folder is never written
+        assert (tmp_path / "in" / rel).read_bytes() == data
 
 
-def test_group_photo_keeps_the_whole_image_in_the_group_of_its_faces(tmp_path):
+def test_a_face_cropped_photo_keeps_the_whole_image_in_the_group_of_its_faces(tmp_path):
     skdata = pytest.importorskip("skimage.data")
     portrait = skdata.astronaut()  # one face
     group = np.concatenate([portrait, portrait[:, ::-1]], axis=1)  # two faces
@@ -585,5 +602,5 @@ def test_group_photo_keeps_the_whole_image_in_the_group_of_its_faces(tmp_path):
         faces[keep] = {p: sorted(g["face"]) for p, g in index.groupby("path")}
         assert index.groupby("path")["group"].nunique().eq(1).all()
     assert faces[False] == {"group.png": [0, 1], "one.png": [0]}
-    # the whole photo (face -1) joins its crops; a one-face portrait stays a crop only
-    assert faces[True] == {"group.png": [-1, 0, 1], "one.png": [0]}
+    # the whole photo (face -1) joins its crops, a one-face portrait as well as a group
+    assert faces[True] == {"group.png": [-1, 0, 1], "one.png": [-1, 0]}

@@ -260,7 +260,7 @@ def test_labels_module():
 def test_load_sources(tmp_path):
     path = tmp_path / "sources.yaml"
     path.write_text(
-        "sources:\n"
+        "local:\n"
         "  one: {kind: folder, label: real, licence: CC0, provenance: p, path: a}\n"
         "  two: {kind: archive, label: drawing, licence: CC0, provenance: p, path: b.zip}\n",
         encoding="utf-8",
@@ -270,7 +270,7 @@ def test_load_sources(tmp_path):
     assert specs["two"].kind == "archive" and specs["two"].label == "drawing"
 
     path.write_text(
-        "sources:\n"
+        "local:\n"
         "  one: {kind: folder, label: real, licence: CC0, provenance: p, path: a}\n"
         "  broken: {kind: folder, label: real, provenance: p, path: a}\n",
         encoding="utf-8",

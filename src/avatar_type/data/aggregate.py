@@ -55,7 +55,7 @@ class AggregateConfig:
 @dataclass(frozen=True)
 class Task:
     source: str
-    path: str  # relative to the source's files/ folder
+    path: str  # relative to the source's files/ folder, or to the root of a folder source
     file: str  # absolute path on disk
     label: str
     group: str
@@ -82,20 +82,34 @@ def missing_sources(raw_dir: Path) -> dict[str, str]:
     return {m["source"]: m["reason"] for _, m in _manifests(raw_dir) if m.get("missing")}
 
 
+def refused_from_raw(raw_dir: Path) -> list[dict[str, str]]:
+    """Entries a folder source's fetch refused (e.g. symbolic links), with the reason."""
+    return [
+        {"source": m["source"], "path": r["path"], "label": r["label"], "reason": r["reason"]}
+        for _, m in _manifests(raw_dir)
+        for r in m.get("refused", [])
+    ]
+
+
 def tasks_from_raw(raw_dir: Path) -> list[Task]:
-    """Every file listed by the manifests under ``raw_dir`` (one sub-folder per source)."""
+    """Every file listed by the manifests under ``raw_dir`` (one sub-folder per source).
+
+    A folder source's files are read where they are: under its ``root`` (relative to the
+    working directory, the repository root, unless absolute), except the ``derived`` ones
+    fetch made (frames, rows, crops), which are under ``files/`` as for every other kind."""
     tasks = []
     for manifest_path, manifest in _manifests(raw_dir):
         if manifest.get("missing"):
             log.warning("%s: not fetched, skipped: %s", manifest["source"], manifest["reason"])
             continue
         files_dir = manifest_path.parent / "files"
+        root = Path(manifest["root"]).expanduser().absolute() if "root" in manifest else files_dir
         for entry in manifest["files"]:
             tasks.append(
                 Task(
                     source=manifest["source"],
                     path=entry["path"],
-                    file=str(files_dir / entry["path"]),
+                    file=str((files_dir if entry.get("derived") else root) / entry["path"]),
                     label=entry["label"],
                     group=entry["group"],
                     licence=manifest["licence"],
@@ -122,8 +136,9 @@ def process(task: Task, cfg: AggregateConfig) -> tuple[list[dict], str | None]:
         boxes = detect_faces(rgb, min_size, cfg.face_min_neighbors)
         if boxes:
             faces = [(k, square_crop(rgb, box, cfg.face_margin)) for k, box in enumerate(boxes)]
-            # a group photo also stays whole (same group), so real is not only tight face crops
-            crops = crops + faces if task.face_crop_keep_whole and len(boxes) >= 2 else faces
+            # the photo also stays whole (same group as its crops), so `real` is not only tight
+            # face crops: otherwise the framing itself tells the class
+            crops = crops + faces if task.face_crop_keep_whole else faces
         elif not cfg.face_fallback_whole:
             return [], "no face found for face cropping"
     meta = {k: v for k, v in asdict(decoded).items() if k != "pixels"}
@@ -167,7 +182,7 @@ def aggregate(
     """Write ``out_dir/images/<id>.jpg``, ``index.csv`` and ``rejects.csv``; return both tables."""
     tasks = tasks_from_raw(raw_dir)
     rows: list[dict] = []
-    rejects: list[dict] = []
+    rejects: list[dict] = [{**r, "duplicate_of": ""} for r in refused_from_raw(raw_dir)]
     for task, (task_rows, reason) in zip(tasks, _run(tasks, cfg), strict=True):
         if reason is not None:
             rejects.append(
@@ -215,6 +230,8 @@ def aggregate(
     )
     index.to_csv(Path(out_dir) / "index.csv", index=False)
     rejects_df.to_csv(Path(out_dir) / "rejects.csv", index=False)
-    write_preprocessing(Path(out_dir), {"aggregate": asdict(cfg)})
+    # the settings that shape the images (the worker count does not)
+    settings = {k: v for k, v in asdict(cfg).items() if k != "workers"}
+    write_preprocessing(Path(out_dir), {"aggregate": settings})
     log.info("aggregate: %d images kept, %d rejected", len(index), len(rejects_df))
     return index, rejects_df

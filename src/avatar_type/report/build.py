@@ -12,6 +12,7 @@ from avatar_type.report import document as doc
 from avatar_type.report.collect import Results
 from avatar_type.report.score import ScoreTerm, applicable_terms, integrated_scores, metric_table
 from avatar_type.report.ties import ties_with_best
+from avatar_type.runs import run_id
 from avatar_type.viz import report_plots
 
 
@@ -325,7 +326,8 @@ def build_report(
 
     d.heading("Per-model evaluation panels")
     for m in results.models:
-        d.figure(plots / "eval" / m / reference / "evaluation.png", f"{m} on {reference}")
+        run = run_id(m, reference, results.seeds[0])
+        d.figure(plots / "eval" / run / "evaluation.png", f"{m} on {reference}")
 
     d.heading("Attention (Grad-CAM)")
     d.figure(plots / "explain/wall.png", "Grad-CAM wall: models x example images per class")

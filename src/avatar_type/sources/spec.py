@@ -12,6 +12,7 @@ from avatar_type.labels import validate_label
 from avatar_type.params import load_yaml
 
 KINDS = ("pypi", "npm", "deb", "folder", "archive", "generator")
+LOCAL_KINDS = ("folder", "archive")  # under `local:`: DVC tracks their path as a dependency
 GROUP_RULES = ("file", "source", "pattern")
 REQUIRED = ("kind", "licence", "provenance")
 PIN_SEPARATOR = {"pypi": "==", "npm": "@", "deb": "="}
@@ -34,7 +35,7 @@ class SourceSpec:
     group_pattern: str | None = None
     cap: int | None = None
     face_crop: bool = False
-    face_crop_keep_whole: bool = False  # group photos (2+ faces) also stay whole, with their crops
+    face_crop_keep_whole: bool = False  # the photo also stays whole, with its face crops
     crop: tuple[float, float, float, float] | None = None  # fractional box (x0, y0, x1, y1)
     optional: bool = False  # a failed fetch is recorded as missing instead of stopping the run
     video_every_seconds: float = 1.0
@@ -191,9 +192,29 @@ def parse_source(name: str, raw: Any) -> SourceSpec:
 
 
 def load_sources(path: str | Path = "sources.yaml") -> dict[str, SourceSpec]:
-    """Read and validate every source of a sources.yaml file, keyed by name."""
+    """Read and validate every source of a sources.yaml file, keyed by name.
+
+    ``sources:`` holds the pinned and generated kinds, ``local:`` the folders and archives on
+    the user's disk (dvc.yaml gives those a stage that depends on the path); a name is used once.
+    """
     data = load_yaml(path)
-    entries = data.get("sources")
-    if not isinstance(entries, dict) or not entries:
-        raise SourceError("<all>", f"{path}: expected a non-empty 'sources' mapping")
-    return {name: parse_source(name, raw) for name, raw in entries.items()}
+    specs: dict[str, SourceSpec] = {}
+    for section in ("sources", "local"):
+        entries = data.get(section) or {}
+        if not isinstance(entries, dict):
+            raise SourceError("<all>", f"{path}: {section!r} must be a mapping of sources")
+        for name, raw in entries.items():
+            if name in specs:
+                raise SourceError(name, f"{path}: named in both 'sources' and 'local'")
+            spec = parse_source(name, raw)
+            if (spec.kind in LOCAL_KINDS) != (section == "local"):
+                where = (
+                    "'local:' (folders and archives on this disk, whose content DVC tracks)"
+                    if spec.kind in LOCAL_KINDS
+                    else "'sources:' ('local:' holds only folder and archive sources)"
+                )
+                raise SourceError(name, f"kind {spec.kind} belongs under {where}, not '{section}:'")
+            specs[name] = spec
+    if not specs:
+        raise SourceError("<all>", f"{path}: no source under 'sources' or 'local'")
+    return specs

@@ -79,6 +79,19 @@ def test_every_metric_family_is_reported(evaluated):
     assert set(table["set"]) == {"val", "test", "balanced_test", "unseen_val", "unseen_test", "ood"}
 
 
+def test_abstention_is_measured_at_the_cards_threshold(evaluated):
+    abstention = evaluated.metrics["abstention"]
+    expected = {"score": "energy", "tpr": 0.95, "fitted_on": "val"}
+    assert {k: abstention[k] for k in expected} == expected
+    assert set(abstention["detection_rate"]) == {"grey"}
+    # shares flagged of the 24 test, 12 unseen_test and 10 grey OOD images
+    for key, n in (("false_alarm_rate", 24), ("unseen_test_flag_rate", 12)):
+        assert abstention[key] * n == pytest.approx(round(abstention[key] * n))
+    assert abstention["detection_rate"]["grey"] * 10 == pytest.approx(
+        round(abstention["detection_rate"]["grey"] * 10)
+    )
+
+
 def test_unseen_sources_are_measured_apart(evaluated):
     metrics, table = evaluated.metrics, evaluated.probabilities
     unseen = metrics["unseen"]

@@ -84,8 +84,9 @@ def _robustness(source: FeatureSource, rows: np.ndarray, y: np.ndarray, clean: f
 
 
 def _ood(source: FeatureSource, split: pd.DataFrame, position: pd.Series, in_domain: Outputs):
-    """Per OOD set: predicted-class shares, Unbias, confidence and detection AUROCs."""
-    per_set, tables = {}, []
+    """Per OOD set: predicted-class shares, Unbias, confidence and detection AUROCs; also the
+    logits per set, for abstention."""
+    per_set, tables, logits = {}, [], {}
     for label, rows in split[split["split"] == "ood"].groupby("label"):
         out = source.outputs(source.clean(position.loc[rows["id"]].to_numpy()))
         probs = out.probabilities()
@@ -102,12 +103,33 @@ def _ood(source: FeatureSource, split: pd.DataFrame, position: pd.Series, in_dom
             ),
         }
         tables.append(probability_table(rows["id"], rows["label"], probs).assign(set="ood"))
+        logits[ood_set(label)] = out.logits
     summary = (
         {"sets": per_set, "unbias": float(np.mean([s["unbias"] for s in per_set.values()]))}
         if per_set
         else None
     )
-    return summary, tables
+    return summary, tables, logits
+
+
+def _abstention(card_ood: dict, outputs: dict[str, Outputs], ood_logits: dict) -> dict:
+    """Shares flagged unfamiliar at the card's threshold (fitted on val): false alarms on the
+    in-domain test, detections on each OOD set. unseen_test holds in-domain classes from
+    held-out sources, so its flag rate says how often new sources are abstained on, not how
+    well OOD images are caught."""
+    threshold = card_ood["threshold"]
+
+    def rate(logits: np.ndarray) -> float:
+        return float(ood.unfamiliar(logits, threshold).mean())
+
+    result = {
+        **card_ood,
+        "false_alarm_rate": rate(outputs["test"].logits),
+        "detection_rate": {name: rate(logits) for name, logits in ood_logits.items()},
+    }
+    if "unseen_test" in outputs:
+        result["unseen_test_flag_rate"] = rate(outputs["unseen_test"].logits)
+    return result
 
 
 def _unseen(outputs: dict[str, Outputs], sets: dict, index: pd.DataFrame, seed: int) -> dict:
@@ -198,9 +220,11 @@ def evaluate_run(
             source, sets["balanced_test"][0], bal_y, metrics["balanced"]["accuracy"]
         )
     position = pd.Series(np.arange(len(index)), index=index["id"])
-    ood_summary, tables = _ood(source, split, position, outputs["test"])
+    ood_summary, tables, ood_logits = _ood(source, split, position, outputs["test"])
     if ood_summary:
         metrics["ood"] = ood_summary
+    if "ood" in card:  # older models have no threshold
+        metrics["abstention"] = _abstention(card["ood"], outputs, ood_logits)
 
     for name in present:
         chosen = split[split["split"] == name]

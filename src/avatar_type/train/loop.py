@@ -23,6 +23,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from torch import nn
 
 from avatar_type.data.preprocessing import read_preprocessing
+from avatar_type.evaluate import ood
 from avatar_type.labels import CLASSES
 from avatar_type.models.freeze import backbone_groups, head_parameter_names, set_trainable
 from avatar_type.models.registry import build_model, data_config
@@ -37,6 +38,7 @@ from avatar_type.train.output import EpochLogger, save_model
 
 log = logging.getLogger(__name__)
 K = len(CLASSES)
+OOD_TPR = 0.95  # share of in-domain validation images the abstention threshold keeps familiar
 
 
 @dataclass(frozen=True)
@@ -133,16 +135,20 @@ def _epoch_order(
 
 
 @torch.inference_mode()
-def _evaluate(net: nn.Module, batches: Batches, loss_fn, transform: Transform) -> dict[str, float]:
+def _logits(net: nn.Module, batches: Batches, transform: Transform) -> torch.Tensor:
+    """(N, K) float32 logits of every image of ``batches``, in order, in eval mode."""
     net.eval()
-    losses, preds = [], []
-    for x, y, _ in batches.epoch(np.arange(len(batches.y))):
-        logits = net(transform(x, y, None, False)).float()
-        losses.append(float(loss_fn(logits, y, train=False)) * len(y))
-        preds.append(logits.argmax(1).cpu().numpy())
-    pred = np.concatenate(preds)
-    acc, f1 = _scores(batches.y, pred)
-    return {"loss": sum(losses) / len(batches.y), "accuracy": acc, "macro_f1": f1}
+    order = np.arange(len(batches.y))
+    return torch.cat(
+        [net(transform(x, y, None, False)).float() for x, y, _ in batches.epoch(order)]
+    )
+
+
+def _evaluate(net: nn.Module, batches: Batches, loss_fn, transform: Transform) -> dict[str, float]:
+    logits = _logits(net, batches, transform)
+    loss = loss_fn(logits, torch.from_numpy(batches.y).to(logits.device), train=False)
+    acc, f1 = _scores(batches.y, logits.argmax(1).cpu().numpy())
+    return {"loss": float(loss), "accuracy": acc, "macro_f1": f1}
 
 
 def _make_loss(cfg: TrainConfig, y_train: np.ndarray, device: torch.device):
@@ -363,16 +369,18 @@ def train_run(
         transform = image_transform(cfg, normalise, counts.tolist(), channels_last)
 
         net = dist.wrap(model)
+        val = Batches(images, val_rows, val_y, cfg.batch_size, rt.device)
         state = _fit(
             net,
             cfg,
             rt,
             Batches(images, train_rows, train_y, cfg.batch_size, rt.device, weights),
-            Batches(images, val_rows, val_y, cfg.batch_size, rt.device),
+            val,
             model,
             dist,
             transform,
         )
+        state["val_logits"] = _logits(model, val, transform)  # of the best weights, now loaded
     summary = {
         "best_val_macro_f1": round(state["best_f1"], 6),
         "best_epoch": state["best_epoch"],
@@ -405,6 +413,13 @@ def train_run(
                 },
                 "params": dataclasses.asdict(cfg),
                 "summary": summary,
+                # ood_score (free energy) above the threshold: unfamiliar; 95% of val is below
+                "ood": {
+                    "score": "energy",
+                    "threshold": ood.fit_threshold(state["val_logits"].cpu().numpy(), OOD_TPR),
+                    "tpr": OOD_TPR,
+                    "fitted_on": "val",
+                },
             },
         )
         from avatar_type.runner import write_json
@@ -442,6 +457,8 @@ def _train_on_features(
     head = model.get_classifier()
     if not isinstance(head, nn.Linear):
         raise ValueError(f"{cfg.arch}: frozen modes need a linear classifier, got {type(head)}")
+    head_only = nn.Sequential(head)  # the classifier alone, on cached features
+    val = Batches(features, val_rows, val_y, cfg.batch_size, rt.device)
     if cfg.mode == "linear_probe":
         start = time.perf_counter()
         balanced = cfg.imbalance != "none"
@@ -457,23 +474,24 @@ def _train_on_features(
         logger = EpochLogger(rt.live_dir, epochs_done=0, enabled=dist.is_main)
         logger.log({"val_macro_f1": f1})
         logger.close()
-        return {
+        state = {
             "best_f1": f1,
             "best_epoch": 1,
             "epoch": 1,
             "train_seconds": seconds,
             "images_seen": len(train_y),
         }
-    head_only = nn.Sequential(head)  # the classifier alone, trained on cached features
-    train = Batches(features, train_rows, train_y, cfg.batch_size, rt.device, weights)
-    val = Batches(features, val_rows, val_y, cfg.batch_size, rt.device)
-    return _fit(
-        dist.wrap(head_only),
-        dataclasses.replace(cfg, mode="full"),
-        rt,
-        train,
-        val,
-        head_only,
-        dist,
-        fingerprint=f"{cfg.fingerprint()}-head",
-    )
+    else:
+        train = Batches(features, train_rows, train_y, cfg.batch_size, rt.device, weights)
+        state = _fit(
+            dist.wrap(head_only),
+            dataclasses.replace(cfg, mode="full"),
+            rt,
+            train,
+            val,
+            head_only,
+            dist,
+            fingerprint=f"{cfg.fingerprint()}-head",
+        )
+    # the head holds its best weights now; the cached features make these logits cheap
+    return state | {"val_logits": _logits(head_only, val, _as_float)}

@@ -22,12 +22,16 @@ def save_model(model: nn.Module, directory: Path, card: dict[str, Any]) -> None:
     (directory / CARD).write_text(json.dumps(card, indent=2, sort_keys=True), encoding="utf-8")
 
 
+def read_card(directory: Path) -> dict[str, Any]:
+    return json.loads((Path(directory) / CARD).read_text(encoding="utf-8"))
+
+
 def load_trained(directory: Path) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild a trained model from its card and weights (no unpickling anywhere)."""
     from avatar_type.models.registry import build_model
 
     directory = Path(directory)
-    card = json.loads((directory / CARD).read_text(encoding="utf-8"))
+    card = read_card(directory)
     model = build_model(
         card["arch"],
         "none",

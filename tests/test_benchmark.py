@@ -1,5 +1,6 @@
 """The benchmark: FLOPs, parameters and weight size of hand-checked nets; timing that excludes
-warm-up; settings validation; one real architecture end to end; the table and the figure."""
+warm-up; settings validation; one real architecture end to end (PyTorch and ONNX Runtime); the
+table and the figure."""
 
 from __future__ import annotations
 
@@ -128,6 +129,10 @@ def test_benchmark_model_reports_every_figure_and_restores_threads(monkeypatch):
     assert cpu["threads"] == 1 and cpu["batch_size"] == 2
     assert set(cpu["latency_ms"]) == {"median", "p90", "mean"}
     assert cpu["throughput"] > 0
+    runtime = result["onnxruntime"]  # the same model exported, at the same threads and batch
+    assert runtime["threads"] == 1 and runtime["batch_size"] == 2
+    assert set(runtime["latency_ms"]) == {"median", "p90", "mean"}
+    assert runtime["latency_ms"]["median"] > 0 and runtime["throughput"] > 0
     json.dumps(result, allow_nan=False)  # what the stage writes
 
 

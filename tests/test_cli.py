@@ -1,10 +1,12 @@
-"""The avatar-type command: inputs, model resolution, output formats, bad files, Grad-CAM."""
+"""The avatar-type command: inputs, skipped files, model resolution, output formats, bad files,
+worker processes, OOD scores and abstention, Grad-CAM."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import os
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -16,11 +18,16 @@ from PIL import Image
 from train_fixtures import synthetic_image
 
 from avatar_type.cli import main
+from avatar_type.infer.inputs import scan
+from avatar_type.infer.prepare import Preparer, Preprocessing
+from avatar_type.infer.writers import JsonWriter
 from avatar_type.labels import CLASSES
 from avatar_type.models.registry import build_model, data_config
-from avatar_type.train.output import save_model
+from avatar_type.train.output import CARD, read_card, save_model
 
-COLUMNS = ["path", "label", *(f"p_{c}" for c in CLASSES)]
+PROBS = [f"p_{c}" for c in CLASSES]
+COLUMNS = ["path", "label", *PROBS, "ood_score", "unfamiliar"]
+THRESHOLD = -1.0  # the fixture's: about the free energy of an untrained net's near-zero logits
 
 
 @pytest.fixture
@@ -40,9 +47,17 @@ def model_dir(tmp_path) -> Path:
                 "denoise": {"enabled": True, "tolerance": 30},
             },
         },
+        "ood": {"score": "energy", "threshold": THRESHOLD, "tpr": 0.95, "fitted_on": "val"},
     }
     save_model(model, directory, card)
     return directory
+
+
+def _set_ood(model_dir: Path, entry: dict | None) -> None:
+    """Rewrite the card's OOD entry; None: a card of a version that fitted no threshold."""
+    card = read_card(model_dir)
+    card.pop("ood", None)
+    (model_dir / CARD).write_text(json.dumps(card if entry is None else card | {"ood": entry}))
 
 
 @pytest.fixture
@@ -74,12 +89,13 @@ def test_json_covers_folders_globs_and_files(inputs, model_dir, capsys):
     status, out, _ = _predict(capsys, "--model", str(model_dir), "--format", "json")
     rows = json.loads(out)
     assert status == 0
-    assert sorted(r["path"] for r in rows) == GOOD
+    assert [r["path"] for r in rows] == GOOD  # in the order of the patterns, folders sorted
     for row in rows:
         assert list(row) == COLUMNS and row["label"] in CLASSES
-        probs = [row[c] for c in COLUMNS[2:]]
+        probs = [row[c] for c in PROBS]
         assert sum(probs) == pytest.approx(1.0, abs=1e-6)
         assert row["label"] == CLASSES[int(np.argmax(probs))]
+        assert row["unfamiliar"] is (row["ood_score"] > THRESHOLD)
 
 
 def test_csv_and_table_name_the_classes_in_order(inputs, model_dir, capsys):
@@ -88,7 +104,8 @@ def test_csv_and_table_name_the_classes_in_order(inputs, model_dir, capsys):
     assert status == 0 and len(table) == len(GOOD)
     assert out.splitlines()[0].split(",") == COLUMNS
     for row in table:
-        assert sum(float(row[c]) for c in COLUMNS[2:]) == pytest.approx(1.0, abs=1e-6)
+        assert sum(float(row[c]) for c in PROBS) == pytest.approx(1.0, abs=1e-6)
+        assert row["unfamiliar"] in ("true", "false")
     _, text, _ = _predict(capsys, "--model", str(model_dir), "--batch-size", "3")
     lines = text.splitlines()
     assert lines[0].split() == COLUMNS and len(lines) == 1 + len(GOOD)
@@ -105,8 +122,9 @@ def test_bad_files_are_named_and_the_rest_predicted(inputs, model_dir, capsys):
     out, err = capsys.readouterr()
     assert status == 1
     assert [r["path"] for r in json.loads(out)] == ["folder/a.png", "folder/sub/b.jpg"]
-    problems = [line for line in err.splitlines() if line.startswith("avatar-type: ")]
-    assert len(problems) == 3
+    lines = [line for line in err.splitlines() if line.startswith("avatar-type: ")]
+    problems = [line for line in lines if "skipped" not in line]  # notes.txt: a note
+    assert len(problems) == 3 and len(lines) == 4
     assert any("truncated.jpg: corrupt or truncated" in line for line in problems)
     assert any("text.jpg: not an image" in line for line in problems)
     assert any("missing.png: no such file" in line for line in problems)
@@ -146,3 +164,110 @@ def test_gradcam_writes_one_overlay_per_good_image(inputs, model_dir, capsys):
 def test_console_script_resolves_to_main():
     (script,) = [e for e in entry_points(group="console_scripts") if e.name == "avatar-type"]
     assert script.value == "avatar_type.cli:main" and script.load() is main
+
+
+def test_skipped_files_are_counted_per_extension_or_named(inputs, model_dir, capsys):
+    Path("folder/logo.svg").write_text("<svg/>")
+    Path("folder/sub/icon.svg").write_text("<svg/>")
+    Path("folder/README").write_text("no extension")
+    status, out, err = _predict(capsys, "--model", str(model_dir), "--format", "json")
+    assert status == 0 and len(json.loads(out)) == len(GOOD)  # skips are not errors
+    notes = [line for line in err.splitlines() if line.startswith("avatar-type: folder/: ")]
+    assert sorted(notes) == [
+        "avatar-type: folder/: skipped 1 file with extension .txt (not an image format); "
+        "--verbose lists them",
+        "avatar-type: folder/: skipped 1 file with no extension (not an image format); "
+        "--verbose lists them",
+        "avatar-type: folder/: skipped 2 files with extension .svg (not an image format); "
+        "--verbose lists them",
+    ]
+    status, _, err = _predict(capsys, "--model", str(model_dir), "--verbose")
+    named = sorted(line for line in err.splitlines() if ": skipped (" in line)
+    assert status == 0 and named == [
+        "avatar-type: folder/README: skipped (no extension: not an image format)",
+        "avatar-type: folder/logo.svg: skipped (extension .svg: not an image format)",
+        "avatar-type: folder/notes.txt: skipped (extension .txt: not an image format)",
+        "avatar-type: folder/sub/icon.svg: skipped (extension .svg: not an image format)",
+    ]
+
+
+def test_worker_processes_give_the_same_rows_in_the_same_order(inputs, model_dir, capsys):
+    for k in range(12):  # more images than one chunk per worker
+        image = synthetic_image(CLASSES[k % 3], np.random.default_rng(k), 40)
+        Image.fromarray(image).save(f"folder/sub/x{k:02d}.png")
+    outputs = []
+    for workers in ("1", "2", "3"):
+        status, out, _ = _predict(
+            capsys, "--model", str(model_dir), "--format", "json", "--workers", workers
+        )
+        assert status == 0
+        outputs.append(json.loads(out))
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert [r["path"] for r in outputs[0]] == [
+        "folder/a.png",
+        "folder/sub/b.jpg",
+        *(f"folder/sub/x{k:02d}.png" for k in range(12)),
+        "more/c.png",
+        "one.jpg",
+    ]
+
+
+def test_folder_scan_is_lazy_and_in_sorted_order(tmp_path, monkeypatch):
+    for name in ("b/z.png", "b/a.png", "a.png", "c/d/e.png", "B.png", "b.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    expected = sorted(tmp_path.rglob("*.png"))
+    assert list(scan([str(tmp_path)], print, print)) == expected
+    # the first file comes before the rest of the tree is walked
+    walked = []
+    original = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda path: walked.append(path) or original(path))
+    assert next(scan([str(tmp_path)], print, print)) == expected[0]
+    assert walked == [str(tmp_path)]
+
+
+def test_preparation_reads_paths_lazily_with_a_bounded_window(model_dir):
+    prepare = Preprocessing.from_card(read_card(model_dir), model_dir)
+    pulled = []
+
+    def endless():
+        while True:
+            pulled.append(None)
+            yield Path(f"missing-{len(pulled)}.png")
+
+    with Preparer(prepare, workers=2, chunksize=4) as preparer:
+        results = preparer(endless())
+        first = [next(results) for _ in range(5)]
+    assert all(image is None and reason for _, image, reason in first)
+    assert len(pulled) <= 5 + 2 * 2 * 4  # at most two chunks per worker ahead
+
+
+def test_json_is_written_row_by_row_as_one_array(capsys):
+    rows = [{"path": "a.png", "p": 0.25, "unfamiliar": None}, {"path": "b", "unfamiliar": True}]
+    for batches in ([rows], [rows[:1], rows[1:]], []):
+        writer = JsonWriter(["path"])
+        for batch in batches:
+            writer.write(batch)
+        writer.close()
+        expected = [row for batch in batches for row in batch]
+        assert capsys.readouterr().out == json.dumps(expected, indent=2) + "\n"
+
+
+def test_ood_score_and_abstention(inputs, model_dir, capsys):
+    entry = read_card(model_dir)["ood"]
+    _set_ood(model_dir, None)
+    # a card from before OOD thresholds: scores still printed, the flag left empty
+    status, out, _ = _predict(capsys, "--model", str(model_dir), "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert status == 0 and len(rows) == len(GOOD)
+    assert all(r["unfamiliar"] == "" and float(r["ood_score"]) < 0 for r in rows)
+    status, _, err = _predict(capsys, "--model", str(model_dir), "--abstain")
+    assert status == 2 and f"{model_dir / CARD} records no OOD threshold" in err
+    # a threshold below every score: every image is flagged and --abstain labels it unknown
+    _set_ood(model_dir, entry | {"threshold": -1e9})
+    _, out, _ = _predict(capsys, "--model", str(model_dir), "--format", "json", "--abstain")
+    assert {(r["label"], r["unfamiliar"]) for r in json.loads(out)} == {("unknown", True)}
+    _, text, _ = _predict(capsys, "--model", str(model_dir), "--abstain")
+    assert all(
+        line.split()[1] == "unknown" and line.endswith("yes") for line in text.splitlines()[1:]
+    )

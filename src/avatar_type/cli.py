@@ -1,15 +1,12 @@
-"""The ``avatar-type`` command. ``predict`` classifies image files with a trained model."""
+"""The ``avatar-type`` command. ``predict`` classifies image files with a trained model;
+``export`` writes one as ONNX."""
 
 from __future__ import annotations
 
 import argparse
-import csv
-import glob
-import io
 import json
+import os
 import sys
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +14,15 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from avatar_type.data.aggregate import AggregateConfig, Task, process
-from avatar_type.data.decode import Rejected
-from avatar_type.data.denoise import coherent_noise_filter
 from avatar_type.errors import AvatarTypeError
+from avatar_type.evaluate import ood
 from avatar_type.evaluate.calibration import softmax
-from avatar_type.params import load_yaml
+from avatar_type.infer.inputs import scan
+from avatar_type.infer.prepare import Preparer, Preprocessing, UsageError, chunks
+from avatar_type.infer.writers import CsvWriter, JsonWriter, TableWriter, Writer
 from avatar_type.runs import run_id
 from avatar_type.train.data import Normalise, resize_batch
-from avatar_type.train.output import CARD, load_trained
+from avatar_type.train.output import CARD, load_trained, read_card
 
 SUMMARY = Path("metrics/summary.json")
 MODELS = Path("models")
@@ -37,121 +34,30 @@ Every image is prepared exactly as the model's training data was: decoded,
 EXIF-oriented, transparency composited, centre-cropped to a square, resized,
 re-encoded and (where training did) denoised with the settings recorded in the
 model's card.json, then resized to the model's input size. Where today's
-params.yaml says otherwise, the card wins and a note says so."""
+params.yaml says otherwise, the card wins and a note says so.
+
+Files a folder scan skips (extensions PIL cannot open) are counted per extension
+on stderr, or named one by one with --verbose. Every image also gets an
+ood_score (free energy, -logsumexp of the logits: higher is less familiar) and,
+where the card records a threshold fitted on validation images, an unfamiliar
+flag (ood_score above it); --abstain labels flagged images "unknown"."""
 
 EXIT_STATUS = """exit status:
   0  every input was predicted
   1  some input could not be read (each is named on stderr; the others are still predicted)
   2  usage error: bad arguments, no model, no such device"""
 
+EXPORT_DESCRIPTION = """Write a trained model as an ONNX graph (dynamic batch axis) and a JSON
+sidecar (OUT with .json). The graph takes uint8 RGB images, NHWC, at the model's
+input size and normalises them inside; the sidecar records how to prepare those
+images from files (the card's preprocessing), the class order and the OOD
+threshold."""
 
-class UsageError(AvatarTypeError):
-    """The command cannot run as asked (no model, no device); exit status 2."""
+EXPORT_STATUS = """exit status:
+  0  written
+  2  usage error: bad arguments, no model"""
 
-
-# ------------------------------------------------------------------ inputs
-
-
-def _image_suffixes() -> set[str]:
-    """Every file extension of a format PIL can open: the decoder is PIL."""
-    return {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
-
-
-def expand_paths(patterns: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Files named, images under folders (recursively, by extension) and glob matches (expanded
-    here as well, for shells that did not); and (pattern, problem) for patterns that gave none.
-
-    A named file is kept whatever its extension: the decoder says whether it is an image.
-    """
-    suffixes = _image_suffixes()
-    files: list[Path] = []
-    problems: list[tuple[str, str]] = []
-    for pattern in patterns:
-        # an existing path is taken literally, so a file named "a[1].jpg" is not a pattern
-        literal = Path(pattern).exists()
-        matches = [pattern] if literal else sorted(glob.glob(pattern, recursive=True))
-        if not matches:
-            is_glob = glob.escape(pattern) != pattern
-            problems.append((pattern, "no file matches" if is_glob else "no such file"))
-        for match in map(Path, matches):
-            if not match.is_dir():
-                files.append(match)
-                continue
-            found = sorted(p for p in match.rglob("*") if p.suffix.lower() in suffixes)
-            files.extend(p for p in found if p.is_file())
-            if not found:
-                problems.append((str(match), "folder has no image files"))
-    return list(dict.fromkeys(files)), problems
-
-
-@dataclass(frozen=True)
-class Preprocessing:
-    """What the aggregate and denoise stages do to an image before training sees it."""
-
-    aggregate: AggregateConfig
-    denoise: bool = False
-    tolerance: int = 30
-
-    @classmethod
-    def from_card(cls, card: dict, model_dir: Path) -> Preprocessing:
-        """The settings the model's training images were made with (its card's pipeline)."""
-        pipeline = card["preprocessing"].get("pipeline")
-        if pipeline is None:
-            raise UsageError(
-                f"{model_dir / CARD}: no preprocessing pipeline recorded (a model trained by an "
-                "older version); retrain it with `dvc repro`"
-            )
-        known = {f.name for f in fields(AggregateConfig)}
-        section = {k: v for k, v in pipeline["aggregate"].items() if k in known}
-        denoise = pipeline.get("denoise", {})
-        return cls(
-            AggregateConfig(**section),
-            bool(denoise.get("enabled", cls.denoise)),
-            int(denoise.get("tolerance", cls.tolerance)),
-        )
-
-    def differences(self, params_path: Path) -> list[str]:
-        """Settings where ``params_path`` (today's params.yaml) disagrees with this."""
-        if not params_path.is_file():
-            return []
-        params = load_yaml(params_path)
-        ours = {f"aggregate.{k}": v for k, v in asdict(self.aggregate).items() if k != "workers"}
-        ours.update({"denoise.enabled": self.denoise, "denoise.tolerance": self.tolerance})
-        theirs = {
-            f"{section}.{k}": v
-            for section in ("aggregate", "denoise")
-            for k, v in (params.get(section) or {}).items()
-        }
-        return [
-            f"{key}={theirs[key]!r} (the model's: {value!r})"
-            for key, value in ours.items()
-            if key in theirs and theirs[key] != value
-        ]
-
-    def __call__(self, path: Path) -> np.ndarray:
-        """``path`` as the pipeline stores it: uint8 (size, size, 3); raises Rejected.
-
-        The aggregate stage's own per-file step (decode, EXIF orientation, transparency onto a
-        background, centre square, resize, JPEG) with no face detection, which is for group
-        photos; then the denoise stage's decoding of that JPEG and its optional filter.
-        """
-        # source/path only seed the background that transparency is composited onto
-        task = Task(
-            source="predict",
-            path=str(path),
-            file=str(path),
-            label="",
-            group="",
-            licence="",
-            generator="",
-            face_crop=False,
-        )
-        rows, reason = process(task, self.aggregate)
-        if reason is not None:
-            raise Rejected(reason)
-        with Image.open(io.BytesIO(rows[0]["jpeg"])) as image:
-            rgb = np.asarray(image.convert("RGB"))
-        return coherent_noise_filter(rgb, self.tolerance)[0] if self.denoise else rgb
+UNKNOWN = "unknown"  # the label of an image --abstain abstains on
 
 
 # ------------------------------------------------------------------ model and device
@@ -174,8 +80,8 @@ def resolve_model(spec: str | None) -> Path:
         directory = Path(spec) if (Path(spec) / CARD).is_file() else MODELS / spec
     if not (directory / CARD).is_file():
         raise UsageError(
-            f"{directory}: no trained model ({CARD} missing); pass --model NAME/SCENARIO/sSEED "
-            f"of a model under ./{MODELS} or a directory with {CARD}"
+            f"{directory}: no trained model ({CARD} missing); name one as NAME/SCENARIO/sSEED "
+            f"of a model under ./{MODELS} or as a directory with {CARD}"
         )
     return directory
 
@@ -223,91 +129,133 @@ def _fail(where: str, problem: str) -> None:
     tqdm.write(f"avatar-type: {where}: {problem}", file=sys.stderr)  # keeps a live bar intact
 
 
+class Tally:
+    """Messages on stderr; problems (unreadable inputs) set the exit status, notes do not."""
+
+    def __init__(self) -> None:
+        self.problems = 0
+
+    def problem(self, where: str, what: str) -> None:
+        self.problems += 1
+        _fail(where, what)
+
+    def note(self, where: str, what: str) -> None:
+        _fail(where, what)
+
+
+def _quiet(where: str, what: str) -> None:
+    """Says nothing: for a scan that only measures."""
+
+
+def _writer(args: argparse.Namespace, columns: list[str], classes: list[str]) -> Writer:
+    if args.format != "table":
+        return {"json": JsonWriter, "csv": CsvWriter}[args.format](columns)
+    # the path column's width, from a scan that lists nothing, so rows print as they come
+    width = max((len(str(p)) for p in scan(args.paths, _quiet, _quiet)), default=0)
+    return TableWriter(columns, width, [*classes, UNKNOWN])
+
+
+def _rows(
+    paths: list[Path], logits: np.ndarray, card: dict, abstain: bool
+) -> tuple[list[dict], np.ndarray]:
+    """One output row per image, and the predicted class indices."""
+    classes, probs = card["classes"], softmax(logits)
+    predicted = probs.argmax(axis=1)
+    scores = ood.ood_score(logits)
+    threshold = (card.get("ood") or {}).get("threshold")
+    flags = [None] * len(paths) if threshold is None else ood.unfamiliar(logits, threshold)
+    rows = []
+    for path, p, k, score, flag in zip(paths, probs, predicted, scores, flags, strict=True):
+        label = UNKNOWN if abstain and flag else classes[k]
+        rows.append(
+            {"path": str(path), "label": label}
+            | {f"p_{c}": float(v) for c, v in zip(classes, p, strict=True)}
+            | {"ood_score": float(score), "unfamiliar": None if flag is None else bool(flag)}
+        )
+    return rows, predicted
+
+
+def _logits(
+    model: torch.nn.Module, normalise: Normalise, stored: np.ndarray, size: int, device
+) -> np.ndarray:
+    batch = resize_batch(torch.from_numpy(stored), size).to(device)
+    with torch.inference_mode():
+        return model(normalise(batch)).float().cpu().numpy()
+
+
+def _predict_all(
+    args: argparse.Namespace,
+    model: torch.nn.Module,
+    card: dict,
+    preparer: Preparer,
+    device: torch.device,
+) -> int:
+    """Predict and print batch by batch; returns the exit status."""
+    pre = card["preprocessing"]
+    normalise = Normalise(tuple(pre["mean"]), tuple(pre["std"])).to(device)
+    if args.gradcam:
+        args.gradcam.mkdir(parents=True, exist_ok=True)
+    columns = ["path", "label", *(f"p_{c}" for c in card["classes"]), "ood_score", "unfamiliar"]
+    writer = _writer(args, columns, card["classes"])
+    tally, taken = Tally(), set()
+    prepared = preparer(scan(args.paths, tally.problem, tally.note, args.verbose))
+    with tqdm(desc="predict", unit="img", disable=None) as bar:
+        for batch in chunks(prepared, args.batch_size):
+            bar.update(len(batch))
+            for path, _, reason in batch:
+                if reason is not None:
+                    tally.problem(str(path), reason)
+            good = [(path, image) for path, image, reason in batch if reason is None]
+            if not good:
+                continue
+            paths = [path for path, _ in good]
+            stored = np.stack([image for _, image in good])
+            logits = _logits(model, normalise, stored, pre["img_size"], device)
+            rows, predicted = _rows(paths, logits, card, args.abstain)
+            writer.write(rows)
+            if args.gradcam:
+                _write_overlays(model, card, stored, predicted, paths, args.gradcam, taken, device)
+    writer.close()
+    return 1 if tally.problems else 0
+
+
 def predict(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     model_dir = resolve_model(args.model)
-    model, card = load_trained(model_dir)
-    model.to(device)
-    pre = card["preprocessing"]
-    normalise = Normalise(tuple(pre["mean"]), tuple(pre["std"])).to(device)
+    card = read_card(model_dir)
+    if args.abstain and "ood" not in card:
+        raise UsageError(
+            f"--abstain: {model_dir / CARD} records no OOD threshold (a model trained by an "
+            "older version); retrain it with `dvc repro`, or predict without --abstain"
+        )
     prepare = Preprocessing.from_card(card, model_dir)
-    print(f"model: {model_dir} ({card['arch']}, {pre['img_size']} px)", file=sys.stderr)
-    differences = prepare.differences(PARAMS)
-    if differences:
+    # the workers fork now, before the model has run and PyTorch has started its threads
+    with Preparer(prepare, args.workers) as preparer:
+        model, card = load_trained(model_dir)
+        model.to(device)
         print(
-            f"note: {PARAMS} differs from how this model's training images were made; "
-            f"using the model's: {', '.join(differences)}",
+            f"model: {model_dir} ({card['arch']}, {card['preprocessing']['img_size']} px)",
             file=sys.stderr,
         )
-    files, problems = expand_paths(args.paths)
-    for where, problem in problems:
-        _fail(where, problem)
-    failed = len(problems)
-    if args.gradcam:
-        args.gradcam.mkdir(parents=True, exist_ok=True)
-    columns = [f"p_{name}" for name in card["classes"]]
-    rows: list[dict] = []
-    taken: set[str] = set()
-    with tqdm(total=len(files), desc="predict", unit="img", disable=None) as bar:
-        for start in range(0, len(files), args.batch_size):
-            chunk = files[start : start + args.batch_size]
-            good, images = [], []
-            for path in chunk:
-                try:
-                    images.append(prepare(path))
-                    good.append(path)
-                except Rejected as exc:
-                    _fail(str(path), exc.reason)
-                    failed += 1
-            bar.update(len(chunk))
-            if not good:
-                continue
-            stored = np.stack(images)
-            batch = resize_batch(torch.from_numpy(stored), pre["img_size"]).to(device)
-            with torch.inference_mode():
-                probs = softmax(model(normalise(batch)).float().cpu().numpy())
-            predicted = probs.argmax(axis=1)
-            for path, p, k in zip(good, probs, predicted, strict=True):
-                rows.append(
-                    {"path": str(path), "label": card["classes"][k]}
-                    | {c: float(v) for c, v in zip(columns, p, strict=True)}
-                )
-            if args.gradcam:
-                _write_overlays(model, card, stored, predicted, good, args.gradcam, taken, device)
-    FORMATS[args.format](rows, ["path", "label", *columns])
-    return 1 if failed else 0
+        differences = prepare.differences(PARAMS)
+        if differences:
+            print(
+                f"note: {PARAMS} differs from how this model's training images were made; "
+                f"using the model's: {', '.join(differences)}",
+                file=sys.stderr,
+            )
+        return _predict_all(args, model, card, preparer, device)
 
 
-# ------------------------------------------------------------------ output
+def export(args: argparse.Namespace) -> int:
+    from avatar_type.infer.export import export_model, sidecar_path
 
-
-def _table(rows: list[dict], columns: list[str]) -> None:
-    """Aligned text: paths and labels left, probabilities right with 4 decimals."""
-    cells = [columns] + [
-        [row[c] if isinstance(row[c], str) else f"{row[c]:.4f}" for c in columns] for row in rows
-    ]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    for line in cells:
-        left = [v.ljust(w) for v, w in zip(line[:2], widths[:2], strict=True)]
-        right = [v.rjust(w) for v, w in zip(line[2:], widths[2:], strict=True)]
-        print("  ".join(left + right).rstrip())
-
-
-def _json(rows: list[dict], columns: list[str]) -> None:
-    print(json.dumps(rows, indent=2))
-
-
-def _csv(rows: list[dict], columns: list[str]) -> None:
-    writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-
-
-FORMATS: dict[str, Callable[[list[dict], list[str]], None]] = {
-    "table": _table,
-    "json": _json,
-    "csv": _csv,
-}
+    model_dir = resolve_model(args.model)
+    if sidecar_path(args.out) == args.out:
+        raise UsageError(f"{args.out}: the sidecar would overwrite the graph; name it *.onnx")
+    sidecar = export_model(model_dir, args.out)
+    print(f"wrote {args.out} and {sidecar}", file=sys.stderr)
+    return 0
 
 
 # ------------------------------------------------------------------ command line
@@ -318,6 +266,13 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def default_workers() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -346,7 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="NAME/SCENARIO/sSEED of a model under ./models, or a directory with card.json "
         "(default: the best model of metrics/summary.json)",
     )
-    p.add_argument("--format", choices=list(FORMATS), default="table", help="default: table")
+    p.add_argument(
+        "--format", choices=("table", "json", "csv"), default="table", help="default: table"
+    )
     p.add_argument(
         "--gradcam",
         type=Path,
@@ -360,7 +317,37 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="default: auto (cuda when available)",
     )
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=default_workers(),
+        metavar="N",
+        help="processes preparing images; 1 prepares them in this one "
+        "(default: the number of cores, here %(default)s)",
+    )
+    p.add_argument(
+        "--abstain",
+        action="store_true",
+        help=f"label images flagged unfamiliar {UNKNOWN!r} (needs a card with an OOD threshold)",
+    )
+    p.add_argument("--verbose", action="store_true", help="name every file a folder scan skips")
     p.set_defaults(run=predict)
+
+    e = commands.add_parser(
+        "export",
+        help="write a trained model as ONNX",
+        description=EXPORT_DESCRIPTION,
+        epilog=EXPORT_STATUS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    e.add_argument(
+        "model",
+        metavar="MODEL",
+        help="NAME/SCENARIO/sSEED of a model under ./models, or a directory with card.json",
+    )
+    e.add_argument("out", type=Path, metavar="OUT", help="the ONNX file to write, e.g. model.onnx")
+    e.add_argument("--format", choices=("onnx",), default="onnx", help="default: onnx")
+    e.set_defaults(run=export)
     return parser
 
 

@@ -10,6 +10,7 @@ the launch, not the work).
 from __future__ import annotations
 
 import platform
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnxruntime
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
 from avatar_type.errors import ParamsError
+from avatar_type.models.onnx_export import INPUT, cpu_session, export_onnx
 from avatar_type.models.registry import build_model
 from avatar_type.params import check_fields
 
@@ -142,9 +145,13 @@ def latency_ms(
     channels_last: bool = False,
 ) -> dict[str, float]:
     """Batch-1 latency in milliseconds over ``runs`` timed calls: median, p90 and mean."""
-    ms = 1000 * np.asarray(
+    return _milliseconds(
         _timed_forward(model, img_size, 1, device, runs, warmup, amp, channels_last)
     )
+
+
+def _milliseconds(seconds: list[float]) -> dict[str, float]:
+    ms = 1000 * np.asarray(seconds)
     return {
         "median": float(np.median(ms)),
         "p90": float(np.percentile(ms, 90)),
@@ -202,10 +209,35 @@ def _speed(
     }
 
 
+def _onnxruntime_speed(model: nn.Module, img_size: int, settings: BenchSettings) -> dict[str, Any]:
+    """The same model exported to ONNX (float NCHW input, as PyTorch is timed) on ONNX Runtime's
+    CPU provider with PyTorch's thread count: batch-1 latency and throughput at batch_size."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.onnx"
+        export_onnx(model.cpu(), torch.randn(2, 3, img_size, img_size), path)
+        session = cpu_session(path, torch.get_num_threads())
+    rng = np.random.default_rng(0)
+
+    def seconds(batch: int) -> list[float]:
+        x = rng.standard_normal((batch, 3, img_size, img_size), dtype=np.float32)
+        return time_calls(
+            lambda: session.run(None, {INPUT: x}), settings.runs, settings.warmup, "cpu"
+        )
+
+    return {
+        "version": onnxruntime.__version__,
+        "threads": torch.get_num_threads(),
+        "batch_size": settings.batch_size,
+        "latency_ms": _milliseconds(seconds(1)),
+        "throughput": settings.batch_size / float(np.median(seconds(settings.batch_size))),
+    }
+
+
 def benchmark_model(
     arch: str, img_size: int, settings: BenchSettings, progress: bool = False
 ) -> dict[str, Any]:
-    """Complexity of ``arch`` at ``img_size`` and its speed on CPU, and on CUDA when present.
+    """Complexity of ``arch`` at ``img_size`` and its speed on CPU (PyTorch and ONNX Runtime),
+    and on CUDA when present.
 
     CPU runs in float32 with ``settings.threads`` threads (when given); CUDA, used only when
     ``settings.cuda`` and a GPU is present, runs with bf16 autocast and channels_last, as
@@ -221,7 +253,7 @@ def benchmark_model(
         "torch": torch.__version__,
     }
     saved_threads = torch.get_num_threads()
-    with tqdm(total=1 + 2 * (1 + on_cuda), desc=arch, unit="step", disable=not progress) as bar:
+    with tqdm(total=2 + 2 * (1 + on_cuda), desc=arch, unit="step", disable=not progress) as bar:
         bar.set_postfix_str("flops")
         result["flops"] = count_flops(model, img_size)
         result["gflops"] = result["flops"] / 1e9
@@ -234,6 +266,9 @@ def benchmark_model(
                 "threads": torch.get_num_threads(),
                 **_speed(model, img_size, "cpu", settings, False, bar),
             }
+            bar.set_postfix_str("onnxruntime")
+            result["onnxruntime"] = _onnxruntime_speed(model, img_size, settings)
+            bar.update()
         finally:
             torch.set_num_threads(saved_threads)
         if on_cuda:

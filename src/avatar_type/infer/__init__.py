@@ -1,0 +1,1 @@
+"""Prediction on image files: inputs, preparation in worker processes, output, ONNX export."""

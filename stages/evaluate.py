@@ -4,7 +4,7 @@ import argparse
 from pathlib import Path
 
 from avatar_type.evaluate.run import evaluate_run
-from avatar_type.params import load_yaml
+from avatar_type.params import load_yaml, require
 from avatar_type.runner import run, write_json
 from avatar_type.runs import run_id
 from avatar_type.viz import eval_plots
@@ -28,6 +28,7 @@ def main() -> None:
         Path("data/splits") / f"{args.scenario}.csv",
         seed,
         priors,
+        robustness_per_class=require(params["evaluate"], "robustness_per_class", int, "evaluate"),
     )
     write_json(Path("metrics/eval") / f"{run}.json", result.metrics)
     out = Path("data/eval") / run

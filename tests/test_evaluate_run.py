@@ -182,3 +182,14 @@ def test_stale_shared_features_are_refused(tiny_data):
             p.add_(1.0)
     with pytest.raises(ValueError, match="do not match"):
         stale.clean(np.arange(2))
+
+
+def test_robustness_subset_takes_at_most_n_per_class_seeded():
+    from avatar_type.evaluate.run import robustness_subset
+
+    y = np.array([0] * 10 + [1] * 3 + [2] * 7)
+    pick = robustness_subset(y, 4, seed=0)
+    assert np.bincount(y[pick]).tolist() == [4, 3, 4]
+    assert list(pick) == sorted(pick) and list(pick) == list(robustness_subset(y, 4, seed=0))
+    assert list(robustness_subset(y, 4, seed=1)) != list(pick)
+    assert list(robustness_subset(y, None, seed=0)) == list(range(20))

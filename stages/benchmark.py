@@ -3,7 +3,7 @@
 import argparse
 from pathlib import Path
 
-from avatar_type.bench.measure import BenchSettings, benchmark_model
+from avatar_type.bench.measure import BenchSettings, shared_benchmark
 from avatar_type.params import load_yaml, require
 from avatar_type.runner import run, write_json
 from avatar_type.train.config import model_config
@@ -19,7 +19,7 @@ def main() -> None:
     settings = BenchSettings.from_params(
         require(params, "benchmark", dict, args.params), "benchmark"
     )
-    result = benchmark_model(cfg.arch, cfg.img_size, settings, progress=True)
+    result = shared_benchmark(cfg.arch, cfg.img_size, settings)
     write_json(Path("metrics/bench") / f"{args.model}.json", {"model": args.model, **result})
 
 

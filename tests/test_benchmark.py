@@ -163,3 +163,22 @@ def test_table_has_one_row_per_model_and_cuda_columns_when_present(tmp_path):
 
     path = plot_speed_vs_complexity(results, tmp_path / "figs" / "speed.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_one_architecture_is_measured_once_per_settings(tmp_path, monkeypatch):
+    from avatar_type.bench import measure
+
+    monkeypatch.setenv("AVATAR_TYPE_LOCAL_CACHE", str(tmp_path))
+    calls = []
+
+    def fake(arch, img_size, settings, progress=False):
+        calls.append((arch, img_size))
+        return {"arch": arch, "img_size": img_size}
+
+    monkeypatch.setattr(measure, "benchmark_model", fake)
+    settings = measure.BenchSettings(runs=2, warmup=1, batch_size=2, threads=1, cuda=False)
+    first = measure.shared_benchmark("m", 32, settings)
+    assert measure.shared_benchmark("m", 32, settings) == first and calls == [("m", 32)]
+    measure.shared_benchmark("m", 48, settings)
+    measure.shared_benchmark("m", 32, measure.BenchSettings(runs=3, warmup=1, batch_size=2))
+    assert len(calls) == 3

@@ -9,6 +9,9 @@ the launch, not the work).
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import platform
 import tempfile
 import time
@@ -34,7 +37,7 @@ from avatar_type.params import check_fields
 class BenchSettings:
     """How long and where to measure (the ``benchmark:`` section of params.yaml)."""
 
-    runs: int = 30
+    runs: int = 10
     warmup: int = 5
     batch_size: int = 32  # throughput batch; latency is always batch 1
     threads: int | None = None  # None: PyTorch's default thread count
@@ -276,4 +279,19 @@ def benchmark_model(
                 "device_name": torch.cuda.get_device_name(),
                 **_speed(model, img_size, "cuda", settings, True, bar),
             }
+    return result
+
+
+def shared_benchmark(arch: str, img_size: int, settings: BenchSettings) -> dict[str, Any]:
+    """``benchmark_model``, measured once per architecture, input size and settings on this
+    machine and reused by every model entry that shares them (a frozen head and a probe on one
+    backbone run the same network): a 224-px ViT takes minutes to time on a CPU."""
+    from avatar_type.train.data import local_cache  # the machine-local derived-data cache
+
+    blob = json.dumps([arch, img_size, dataclasses.asdict(settings), torch.__version__])
+    path = local_cache("bench") / f"{hashlib.sha256(blob.encode()).hexdigest()[:20]}.json"
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
+    result = benchmark_model(arch, img_size, settings, progress=True)
+    path.write_text(json.dumps(result), encoding="utf-8")
     return result

@@ -77,12 +77,12 @@ def summary_metrics(scores: pd.DataFrame, results: Results) -> dict:
     best = scores[(scores["model"] == model) & (scores["scenario"] == scenario)].iloc[0]
     tied = scores.get("tied", pd.Series(False, index=scores.index))
     per_scenario = {}
-    for scenario, group in scores.groupby("scenario", sort=False):
+    for name, group in scores.groupby("scenario", sort=False):
         top = group.iloc[0]
-        per_scenario[scenario] = {
+        per_scenario[name] = {
             "model": top["model"],
             "score": float(top["score"]),
-            "balanced_macro_f1": results.eval[(top["model"], scenario)]["balanced"]["macro_f1"],
+            "balanced_macro_f1": results.eval[(top["model"], name)]["balanced"]["macro_f1"],
         }
     by_model = scores.groupby("model")["score"].mean().sort_values(ascending=False)
     return {

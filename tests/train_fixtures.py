@@ -34,6 +34,7 @@ TEST_PREPROCESSING = {
     "denoise": {"enabled": False, "tolerance": 30},
 }
 
+
 def synthetic_image(label: str, rng: np.random.Generator, size: int = SIZE) -> np.ndarray:
     """A (size, size, 3) uint8 image: class colour, class stripe direction, noise."""
     ramp = (np.arange(size) // 4 % 2).astype(np.float32) * 40 - 20

@@ -138,8 +138,9 @@ def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
 class Preparer:
     """Prepares images in ``workers`` processes (in this one when 1), in input order.
 
-    Used as a context manager: the pool starts on entry. Start it before the model runs, so
-    that the workers are forked before PyTorch has started any threads.
+    Used as a context manager: the pool starts on entry. Workers come from a fork server (a
+    clean process started for the purpose), never from a fork of this one: a fork of a process
+    whose OpenCV or OpenMP thread pools are running can deadlock in the child.
     """
 
     def __init__(self, prepare: Preprocessing, workers: int, chunksize: int = 8) -> None:
@@ -148,9 +149,10 @@ class Preparer:
 
     def __enter__(self) -> Preparer:
         if self.workers > 1:
-            # fork: workers start in milliseconds with every module already imported
             methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context("fork" if "fork" in methods else None)
+            context = multiprocessing.get_context(
+                "forkserver" if "forkserver" in methods else "spawn"
+            )
             self.pool = context.Pool(self.workers, _start_worker, (self.prepare,))
         return self
 

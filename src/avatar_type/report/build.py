@@ -157,7 +157,7 @@ def headline_metrics(scores: pd.DataFrame, results: Results) -> dict:
     --targets metrics/headline.json``), per run and per scenario; the detailed files stay."""
 
     def pick(report: dict) -> dict:
-        lo, hi = (report.get("ci95") or {}).get("macro_f1", (None, None))
+        lo, hi = doc.interval(report, "macro_f1")  # NaN where absent: written as null
         return {"macro_f1": report["macro_f1"], "lo": lo, "hi": hi}
 
     runs = {}

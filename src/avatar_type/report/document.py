@@ -96,7 +96,7 @@ def run_table(results: Results, scenario: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _interval(report: dict, metric: str) -> tuple[float, float]:
+def interval(report: dict, metric: str) -> tuple[float, float]:
     """The 95% bootstrap interval of ``metric`` in a classification report (NaN when absent)."""
     lo, hi = (report.get("ci95") or {}).get(metric, (np.nan, np.nan))
     return float(lo), float(hi)
@@ -111,8 +111,8 @@ def unseen_gap(results: Results, scenario: str) -> pd.DataFrame:
         if "unseen" not in e:
             continue
         unseen, bal = e["unseen"], e["balanced"]
-        lo, hi = _interval(bal, "macro_f1")
-        ulo, uhi = _interval(unseen, "macro_f1")
+        lo, hi = interval(bal, "macro_f1")
+        ulo, uhi = interval(unseen, "macro_f1")
         rows.append(
             {
                 "model": m,

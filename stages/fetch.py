@@ -3,6 +3,7 @@
 import argparse
 from pathlib import Path
 
+from avatar_type.errors import SourceError
 from avatar_type.params import load_yaml
 from avatar_type.runner import run
 from avatar_type.sources.fetch import fetch_source
@@ -18,7 +19,7 @@ def main() -> None:
     args = parser.parse_args()
     specs = load_sources(args.sources)
     if args.source not in specs:
-        raise ValueError(f"{args.sources}: no source named {args.source!r}")
+        raise SourceError(args.source, f"no such source in {args.sources}")
     seed = int(load_yaml(args.params)["seed"])
     fetch_source(specs[args.source], Path(args.out) / args.source, seed=seed)
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from avatar_type.data import packed
 from avatar_type.data.split import make_split, split_summary
+from avatar_type.errors import ParamsError
 from avatar_type.params import load_yaml
 from avatar_type.runner import run, write_json
 
@@ -23,7 +24,7 @@ def main() -> None:
     cfg = params["split"]
     scenarios = cfg["scenarios"]
     if args.scenario not in scenarios:
-        raise ValueError(f"{args.params}: split.scenarios has no {args.scenario!r}")
+        raise ParamsError(f"{args.params}: split.scenarios has no {args.scenario!r}")
     _, index = packed.load(Path(args.denoised))
     unseen = cfg.get("unseen")
     split = make_split(

@@ -1,11 +1,15 @@
-"""Errors that name the file, source or parameter at fault and say what to fix."""
+"""Errors that name the file, source or parameter at fault and say what to fix.
+
+Each also subclasses the builtin it replaced, so callers that catch ``ValueError`` or
+``FileNotFoundError`` keep working.
+"""
 
 
 class AvatarTypeError(Exception):
     """Base class for errors the pipeline reports to users without a traceback."""
 
 
-class SourceError(AvatarTypeError):
+class SourceError(AvatarTypeError, ValueError):
     """A source in sources.yaml is misconfigured or could not be materialised."""
 
     def __init__(self, source: str, message: str) -> None:
@@ -13,8 +17,16 @@ class SourceError(AvatarTypeError):
         self.source = source
 
 
-class ParamsError(AvatarTypeError):
+class ParamsError(AvatarTypeError, ValueError):
     """A parameter in params.yaml is missing or invalid."""
+
+
+class InputError(AvatarTypeError, ValueError):
+    """An input file is unreadable or inconsistent with the others (stale or mismatched)."""
+
+
+class MissingInputError(AvatarTypeError, FileNotFoundError):
+    """An input file an earlier stage should have written is missing."""
 
 
 class UnsafeArchiveError(AvatarTypeError):

@@ -14,11 +14,13 @@ from avatar_type.errors import AvatarTypeError
 
 
 def run(main: Callable[[], None]) -> None:
-    """Run ``main`` with INFO logging; known errors print one clear line and exit 1."""
+    """Run ``main`` with INFO logging; the project's own errors (user errors: bad params,
+    sources or inputs) print one clear line and exit 1. Anything else is a bug or a library's
+    failure and keeps its traceback."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         main()
-    except (AvatarTypeError, FileNotFoundError, ValueError) as exc:
+    except AvatarTypeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
 

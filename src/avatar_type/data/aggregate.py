@@ -24,7 +24,7 @@ from avatar_type.data.dedupe import find_duplicates, near_duplicate_groups, phas
 from avatar_type.data.faces import detect_faces
 from avatar_type.data.normalise import composite, encode_jpeg, resize, square_crop
 from avatar_type.data.preprocessing import write_preprocessing
-from avatar_type.errors import AvatarTypeError
+from avatar_type.errors import InputError, MissingInputError, ParamsError
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class AggregateConfig:
         known = set(cls.__dataclass_fields__)
         unknown = set(params) - known
         if unknown:
-            raise AvatarTypeError(f"params aggregate: unknown keys {sorted(unknown)}")
+            raise ParamsError(f"params aggregate: unknown keys {sorted(unknown)}")
         return cls(**params)
 
 
@@ -73,7 +73,7 @@ def image_id(source: str, path: str, face: int) -> str:
 def _manifests(raw_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
     paths = sorted(Path(raw_dir).glob("*/manifest.json"))
     if not paths:
-        raise AvatarTypeError(f"{raw_dir}: no source manifests found; run the fetch stages first")
+        raise MissingInputError(f"{raw_dir}: no source manifests found; run the fetch stages first")
     return [(path, json.loads(path.read_text(encoding="utf-8"))) for path in paths]
 
 
@@ -197,7 +197,7 @@ def aggregate(
         rows.extend(task_rows)
     index = pd.DataFrame(rows)
     if index.empty:
-        raise AvatarTypeError(f"{raw_dir}: no usable image in any source ({len(rejects)} rejected)")
+        raise InputError(f"{raw_dir}: no usable image in any source ({len(rejects)} rejected)")
     index = index.sort_values(["source", "path", "face"], kind="stable").reset_index(drop=True)
     hashes = index["phash"].to_numpy(dtype=np.uint64)
     dup_of = find_duplicates(hashes, cfg.dedupe_distance)

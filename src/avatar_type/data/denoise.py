@@ -12,11 +12,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from avatar_type.errors import ParamsError
+
 
 def noise_mask(rgb: np.ndarray, tolerance: int) -> np.ndarray:
     """Boolean (H, W) mask of pixels with any channel <= tolerance or >= 255 - tolerance."""
     if not 0 <= tolerance < 128:
-        raise ValueError(f"tolerance must be in [0, 127], got {tolerance}")
+        raise ParamsError(f"tolerance must be in [0, 127], got {tolerance}")
     extreme = (rgb <= tolerance) | (rgb >= 255 - tolerance)
     return extreme.any(axis=2)
 

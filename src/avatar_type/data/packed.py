@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from avatar_type.errors import InputError, MissingInputError
+
 IMAGES = "images.npy"
 INDEX = "index.csv"
 
@@ -28,9 +30,9 @@ def load(pack_dir: Path) -> tuple[np.ndarray, pd.DataFrame]:
     pack_dir = Path(pack_dir)
     for name in (IMAGES, INDEX):
         if not (pack_dir / name).is_file():
-            raise FileNotFoundError(f"{pack_dir / name}: missing; run the stage that writes it")
+            raise MissingInputError(f"{pack_dir / name}: missing; run the stage that writes it")
     images = np.load(pack_dir / IMAGES, mmap_mode="r")
     index = pd.read_csv(pack_dir / INDEX, keep_default_na=False)
     if len(index) != len(images):
-        raise ValueError(f"{pack_dir}: index has {len(index)} rows but {len(images)} images")
+        raise InputError(f"{pack_dir}: index has {len(index)} rows but {len(images)} images")
     return images, index

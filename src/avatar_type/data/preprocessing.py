@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from avatar_type.errors import AvatarTypeError
+from avatar_type.errors import MissingInputError
 
 PREPROCESSING = "preprocessing.json"
 
@@ -22,5 +22,5 @@ def write_preprocessing(out_dir: Path, description: dict) -> None:
 def read_preprocessing(data_dir: Path) -> dict:
     path = Path(data_dir) / PREPROCESSING
     if not path.is_file():
-        raise AvatarTypeError(f"{path}: missing; rerun the stage that writes {data_dir}")
+        raise MissingInputError(f"{path}: missing; rerun the stage that writes {data_dir}")
     return json.loads(path.read_text(encoding="utf-8"))

@@ -31,6 +31,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from tqdm import tqdm
 
 from avatar_type.data.decode import estimate_jpeg_quality
+from avatar_type.errors import InputError
 from avatar_type.train.augment import AugmentStrength, augment
 from avatar_type.train.config import AugmentConfig
 
@@ -73,7 +74,7 @@ def audit(
     _, counts = np.unique(y, return_counts=True)
     folds = int(min(folds, counts.min()))
     if folds < 2:
-        raise ValueError("shortcut audit needs at least 2 images of every class")
+        raise InputError("shortcut audit needs at least 2 images of every class")
     model = RandomForestClassifier(
         n_estimators=trees,
         min_samples_leaf=2,

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from avatar_type.errors import InputError, ParamsError
 from avatar_type.labels import CLASSES, is_ood
 
 SPLITS = ("train", "val", "test", "balanced_test", "unseen_val", "unseen_test", "ood")
@@ -51,13 +52,13 @@ def unseen_sources(unseen: Mapping[str, Mapping[str, list[str]]] | None) -> dict
     chosen: dict[str, str] = {}
     for part, per_class in (unseen or {}).items():
         if part not in ("val", "test"):
-            raise ValueError(f"split.unseen: unknown part {part!r}; expected val and test")
+            raise ParamsError(f"split.unseen: unknown part {part!r}; expected val and test")
         for label, names in (per_class or {}).items():
             if label not in CLASSES:
-                raise ValueError(f"split.unseen.{part}: unknown class {label!r}")
+                raise ParamsError(f"split.unseen.{part}: unknown class {label!r}")
             for name in names or []:
                 if name in chosen:
-                    raise ValueError(f"split.unseen: source {name!r} is held out twice")
+                    raise ParamsError(f"split.unseen: source {name!r} is held out twice")
                 chosen[name] = f"unseen_{part}"
     return chosen
 
@@ -103,10 +104,10 @@ def scenario_targets(
             targets = {c: int(n * max_images / total) for c, n in targets.items()}
         return targets
     if not isinstance(shares, Mapping) or set(shares) != set(CLASSES):
-        raise ValueError(f"scenario shares must give {', '.join(CLASSES)} (or be 'natural')")
+        raise ParamsError(f"scenario shares must give {', '.join(CLASSES)} (or be 'natural')")
     weights = {c: float(shares[c]) for c in CLASSES}
     if any(w <= 0 for w in weights.values()):
-        raise ValueError(f"scenario shares must be positive: {dict(shares)}")
+        raise ParamsError(f"scenario shares must be positive: {dict(shares)}")
     norm = sum(weights.values())
     weights = {c: w / norm for c, w in weights.items()}
     total = min(available[c] / weights[c] for c in CLASSES)
@@ -127,9 +128,9 @@ def make_split(
     """Assign every row of ``index`` to a split (or to none: column ``split`` empty)."""
     fr = {k: float(fractions[k]) for k in ("train", "val", "test")}
     if any(v < 0 for v in fr.values()) or abs(sum(fr.values()) - 1) > 1e-6:
-        raise ValueError(f"split fractions must be non-negative and sum to 1: {dict(fractions)}")
+        raise ParamsError(f"split fractions must be non-negative and sum to 1: {dict(fractions)}")
     if not 0 < balanced_test_fraction < 1:
-        raise ValueError(f"balanced_test_fraction must be in (0, 1), got {balanced_test_fraction}")
+        raise ParamsError(f"balanced_test_fraction must be in (0, 1), got {balanced_test_fraction}")
     units = split_units(index)
     held_out = unseen_sources(unseen)
     table = _unit_table(index, seed, held_out)
@@ -142,7 +143,7 @@ def make_split(
     indomain = table.drop(ood_units.index).drop(held_units.index)
     missing = [c for c in CLASSES if c not in set(indomain["label"])]
     if missing:
-        raise ValueError(f"no in-domain images of class(es) {', '.join(missing)}")
+        raise InputError(f"no in-domain images of class(es) {', '.join(missing)}")
 
     counts = indomain.groupby("label")["size"].sum()
     n_bal = int(balanced_test_fraction * counts[list(CLASSES)].min())
@@ -233,5 +234,5 @@ def split_summary(
         if name in present and label_of[name] != label
     ]
     if wrong:
-        raise ValueError(f"split.unseen lists sources under the wrong class: {'; '.join(wrong)}")
+        raise ParamsError(f"split.unseen lists sources under the wrong class: {'; '.join(wrong)}")
     return counts

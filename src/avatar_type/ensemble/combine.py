@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
+from avatar_type.errors import InputError
 from avatar_type.evaluate.calibration import ece
 from avatar_type.evaluate.predict import PROB_COLUMNS
 from avatar_type.labels import CLASS_TO_INDEX, CLASSES
@@ -59,12 +60,12 @@ def load_predictions(tables: dict[str, pd.DataFrame]) -> Predictions:
         for model, table in tables.items():
             chosen = table[table["set"] == set_name].sort_values("id")
             if chosen.empty:
-                raise ValueError(f"{model}: no predictions for the {set_name} set")
+                raise InputError(f"{model}: no predictions for the {set_name} set")
             if reference is None:
                 reference = chosen["id"].to_numpy()
                 y[set_name] = chosen["label"].map(CLASS_TO_INDEX).to_numpy()
             elif not np.array_equal(chosen["id"].to_numpy(), reference):
-                raise ValueError(f"{model}: its {set_name} images differ from the other models'")
+                raise InputError(f"{model}: its {set_name} images differ from the other models'")
             probs[model][set_name] = chosen[PROB_COLUMNS].to_numpy(dtype=float)
     return Predictions(probs, y)
 

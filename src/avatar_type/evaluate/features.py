@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from avatar_type.data import packed
+from avatar_type.errors import InputError
 from avatar_type.evaluate.corruptions import corrupt_all
 from avatar_type.evaluate.predict import Outputs, classify
 from avatar_type.train.data import Normalise
@@ -90,7 +91,7 @@ class FeatureSource:
         """A cached table must be this backbone's: recompute a few rows and compare."""
         fresh = self._embed(np.asarray(self.images[:sample]), "feature check")
         if not np.allclose(fresh, features[:sample], rtol=1e-3, atol=1e-3):
-            raise ValueError(
+            raise InputError(
                 f"cached features {self.shared_key} do not match the trained backbone; "
                 "delete data/.cache/features and rerun"
             )

@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from avatar_type.errors import MissingInputError
 from avatar_type.evaluate.calibration import softmax
 from avatar_type.labels import CLASSES
 from avatar_type.runs import run_id
@@ -53,7 +54,7 @@ def read_tables(
     for m in models:
         path = Path(eval_dir) / run_id(m, scenario, seed) / "probabilities.csv"
         if not path.is_file():
-            raise FileNotFoundError(
+            raise MissingInputError(
                 f"{path}: missing; run the evaluate stage of {m} on {scenario} (seed {seed})"
             )
         tables[m] = pd.read_csv(path, keep_default_na=False)

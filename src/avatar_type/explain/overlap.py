@@ -12,6 +12,8 @@ import itertools
 import cv2
 import numpy as np
 
+from avatar_type.errors import ParamsError
+
 
 def resize_map(cam: np.ndarray, size: int) -> np.ndarray:
     """A (H, W) map at (size, size): maps of models with different input sizes line up."""
@@ -21,7 +23,7 @@ def resize_map(cam: np.ndarray, size: int) -> np.ndarray:
 def top_region(cam: np.ndarray, fraction: float) -> np.ndarray:
     """Boolean mask of the ``fraction`` of pixels with the highest values (ties included)."""
     if not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+        raise ParamsError(f"fraction must be in (0, 1], got {fraction}")
     return cam >= np.quantile(cam, 1 - fraction)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from avatar_type.bench.plots import bench_table, plot_speed_vs_complexity
+from avatar_type.errors import ParamsError
 from avatar_type.report import document as doc
 from avatar_type.report.collect import Results
 from avatar_type.report.score import ScoreTerm, applicable_terms, integrated_scores, metric_table
@@ -192,7 +193,7 @@ def build_report(
     Grad-CAM) the report shows; tables cover every scenario.
     """
     if reference not in results.scenarios:
-        raise ValueError(f"report.scenario {reference!r} is not among {results.scenarios}")
+        raise ParamsError(f"report.scenario {reference!r} is not among {results.scenarios}")
     out, plots = Path(where.out_dir), Path(where.plots_dir)
     figures = out / "figures"
     terms, dropped = applicable_terms(results.eval, terms)

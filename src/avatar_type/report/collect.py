@@ -6,13 +6,14 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from avatar_type.errors import MissingInputError
 from avatar_type.runs import run_id
 
 
 def read_json(path: Path) -> dict:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing; run `dvc repro` to produce it")
+        raise MissingInputError(f"{path}: missing; run `dvc repro` to produce it")
     return json.loads(path.read_text(encoding="utf-8"))
 
 

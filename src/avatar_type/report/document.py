@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from avatar_type.bench.study import STUDY_BENCHMARK
+from avatar_type.errors import MissingInputError
 from avatar_type.labels import CLASSES
 from avatar_type.report.collect import Results
 from avatar_type.report.score import ScoreTerm, formula_text
@@ -41,7 +42,7 @@ class Document:
     def figure(self, path: Path, caption: str) -> None:
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: figure missing; run `dvc repro`")
+            raise MissingInputError(f"{path}: figure missing; run `dvc repro`")
         relative = Path(_relative(path, self.root))
         self.figures.append(relative)
         self.parts.append(f"![{caption}]({relative.as_posix()})\n\n*{caption}*\n")

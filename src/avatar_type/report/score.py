@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from avatar_type.errors import AvatarTypeError, ParamsError
+from avatar_type.errors import AvatarTypeError, InputError, ParamsError
 from avatar_type.runs import run_id
 
 SOURCES = ("eval", "bench")
@@ -72,7 +72,7 @@ def lookup(data: dict, path: str, where: str) -> float:
             raise MissingMetric(f"{where}: no metric {path!r} (missing {key!r})")
         value = value[key]
     if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
-        raise ValueError(f"{where}: metric {path!r} is {value!r}, not a finite number")
+        raise InputError(f"{where}: metric {path!r} is {value!r}, not a finite number")
     return float(value)
 
 

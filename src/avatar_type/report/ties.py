@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from avatar_type.errors import InputError
 from avatar_type.evaluate.uncertainty import paired_bootstrap, tied
 from avatar_type.labels import CLASS_TO_INDEX
 
@@ -29,7 +30,7 @@ def ties_with_best(
     for (model, scenario), table in tables.items():
         run = _predictions(table, set_name)
         if not run.index.equals(reference.index):
-            raise ValueError(
+            raise InputError(
                 f"{model} on {scenario}: its {set_name} images differ from {best[0]} on {best[1]}'s"
             )
         result = paired_bootstrap(

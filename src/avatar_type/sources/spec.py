@@ -110,14 +110,11 @@ def parse_source(name: str, raw: Any) -> SourceSpec:
     by_sub = raw.get("label_by_subfolder")
     if (label is None) == (by_sub is None):
         raise SourceError(name, "give exactly one of 'label' or 'label_by_subfolder'")
+    if label is None and (not isinstance(by_sub, dict) or not by_sub):
+        raise SourceError(name, "label_by_subfolder must map folder names to labels")
     try:
-        if label is not None:
-            validate_label(label)
-        else:
-            if not isinstance(by_sub, dict) or not by_sub:
-                raise SourceError(name, "label_by_subfolder must map folder names to labels")
-            for folder_label in by_sub.values():
-                validate_label(folder_label)
+        for one in [label] if label is not None else by_sub.values():
+            validate_label(one)
     except ValueError as exc:
         raise SourceError(name, str(exc)) from exc
     pin = raw.get("pin") or {}

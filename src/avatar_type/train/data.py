@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from avatar_type.data import packed
+from avatar_type.errors import InputError
 from avatar_type.labels import CLASS_TO_INDEX
 
 
@@ -70,7 +71,7 @@ def split_rows(
     position = pd.Series(np.arange(len(index)), index=index["id"])
     missing = set(ids) - set(position.index)
     if missing:
-        raise ValueError(
+        raise InputError(
             f"split names {len(missing)} images absent from the pack, e.g. "
             f"{sorted(missing)[0]}; rerun the split stage"
         )

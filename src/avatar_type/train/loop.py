@@ -23,6 +23,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from torch import nn
 
 from avatar_type.data.preprocessing import read_preprocessing
+from avatar_type.errors import InputError, ParamsError
 from avatar_type.evaluate import ood
 from avatar_type.labels import CLASSES
 from avatar_type.models.freeze import backbone_groups, head_parameter_names, set_trainable
@@ -341,7 +342,7 @@ def train_run(
         train_rows, train_y = _few_shot(train_rows, train_y, cfg.few_shot_per_class, rt.seed)
     counts = np.bincount(train_y, minlength=K)
     if (counts == 0).any():
-        raise ValueError(f"{split_csv}: no training image of {CLASSES[int(np.argmin(counts))]}")
+        raise InputError(f"{split_csv}: no training image of {CLASSES[int(np.argmin(counts))]}")
     sources = index["source"].to_numpy()[train_rows] if "source" in index else train_rows
     weights = imbalance.source_weights(train_y, sources, cfg.source_balance)
 
@@ -456,7 +457,7 @@ def _train_on_features(
     )
     head = model.get_classifier()
     if not isinstance(head, nn.Linear):
-        raise ValueError(f"{cfg.arch}: frozen modes need a linear classifier, got {type(head)}")
+        raise ParamsError(f"{cfg.arch}: frozen modes need a linear classifier, got {type(head)}")
     head_only = nn.Sequential(head)  # the classifier alone, on cached features
     val = Batches(features, val_rows, val_y, cfg.batch_size, rt.device)
     if cfg.mode == "linear_probe":

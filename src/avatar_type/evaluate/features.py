@@ -21,8 +21,7 @@ from avatar_type.evaluate.corruptions import corrupt_all
 from avatar_type.evaluate.predict import Outputs, classify
 from avatar_type.train.data import Normalise
 from avatar_type.train.features import cached_features, embed, feature_key
-
-FROZEN_MODES = ("frozen", "linear_probe")
+from avatar_type.train.modes import mode
 
 
 class FeatureSource:
@@ -50,7 +49,7 @@ class FeatureSource:
                 Path(pack_dir) / packed.IMAGES,
                 seed,
             )
-            if params["mode"] in FROZEN_MODES
+            if mode(params["mode"]).frozen_features
             else None
         )
         self._pack_features: np.ndarray | None = None

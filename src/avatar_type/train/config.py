@@ -11,8 +11,8 @@ from typing import Any
 from avatar_type.errors import ParamsError
 from avatar_type.params import check_fields
 from avatar_type.train.imbalance import check_method
+from avatar_type.train.modes import mode
 
-MODES = ("full", "frozen", "partial", "progressive", "few_shot", "linear_probe")
 SCHEDULERS = ("plateau", "cosine")
 
 
@@ -107,8 +107,7 @@ class TrainConfig:
         return cfg
 
     def validate(self, where: str) -> None:
-        if self.mode not in MODES:
-            raise ParamsError(f"{where}.mode: {self.mode!r} is not one of {', '.join(MODES)}")
+        spec = mode(self.mode, f"{where}.mode")
         if self.scheduler not in SCHEDULERS:
             raise ParamsError(f"{where}.scheduler: {self.scheduler!r} is not one of {SCHEDULERS}")
         for key in ("img_size", "epochs", "batch_size"):
@@ -127,12 +126,8 @@ class TrainConfig:
             raise ParamsError(f"{where}.lr: must be positive")
         check_method(self.imbalance, self.allow_double_correction, where)
         self.augment.validate(f"{where}.augment")
-        if self.mode == "progressive" and self.head_epochs >= self.epochs:
-            raise ParamsError(f"{where}.head_epochs must be smaller than epochs for progressive")
-
-    @property
-    def uses_frozen_features(self) -> bool:
-        return self.mode in ("frozen", "linear_probe")
+        if spec.two_phase and self.head_epochs >= self.epochs:
+            raise ParamsError(f"{where}.head_epochs must be smaller than epochs for {self.mode}")
 
     def fingerprint(self) -> str:
         """A short hash of every setting (checkpoints only resume under the same config)."""

@@ -35,6 +35,7 @@ from avatar_type.train.config import TrainConfig
 from avatar_type.train.data import Normalise, packed_at, split_rows
 from avatar_type.train.distributed import Dist
 from avatar_type.train.features import cached_features, embed, feature_key
+from avatar_type.train.modes import mode
 from avatar_type.train.output import EpochLogger, save_model
 
 log = logging.getLogger(__name__)
@@ -176,19 +177,20 @@ def _make_loss(cfg: TrainConfig, y_train: np.ndarray, device: torch.device):
 
 
 def _param_groups(net: nn.Module, cfg: TrainConfig) -> list[dict]:
-    """Head at lr; backbone at lr (full/partial) or lr x factor (progressive stage 2)."""
+    """Head at lr; the backbone groups the mode ever trains at lr, or lr x stage2_lr_factor
+    where the mode scales it (progressive)."""
     if not hasattr(net, "get_classifier"):  # a bare classifier trained on cached features
         return [{"params": list(net.parameters()), "lr": cfg.lr}]
+    spec = mode(cfg.mode)
     head = head_parameter_names(net)
     named = dict(net.named_parameters())
-    if cfg.mode in ("full", "few_shot"):
+    last = spec.final_groups(cfg)
+    if last is None:
         rest = [p for n, p in named.items() if n not in head]
-        factor = 1.0
     else:
-        last = cfg.partial_groups if cfg.mode == "partial" else cfg.unfreeze_groups
         names = [n for g in backbone_groups(net)[-last:] for n in g] if last > 0 else []
         rest = [named[n] for n in names]
-        factor = cfg.stage2_lr_factor if cfg.mode == "progressive" else 1.0
+    factor = cfg.stage2_lr_factor if spec.scaled_backbone_lr else 1.0
     groups = [{"params": [named[n] for n in sorted(head)], "lr": cfg.lr}]
     if rest:
         groups.append({"params": rest, "lr": cfg.lr * factor})
@@ -196,12 +198,10 @@ def _param_groups(net: nn.Module, cfg: TrainConfig) -> list[dict]:
 
 
 def _apply_stage(net: nn.Module, cfg: TrainConfig, epoch: int) -> None:
-    if cfg.mode in ("full", "few_shot") or not hasattr(net, "get_classifier"):
+    if not hasattr(net, "get_classifier"):  # a bare classifier: all of it trains
         set_trainable(net, None)
-    elif cfg.mode == "partial":
-        set_trainable(net, cfg.partial_groups)
-    elif cfg.mode == "progressive":
-        set_trainable(net, 0 if epoch < cfg.head_epochs else cfg.unfreeze_groups)
+    else:
+        set_trainable(net, mode(cfg.mode).trainable_groups(cfg, epoch))
 
 
 def image_transform(
@@ -338,7 +338,8 @@ def train_run(
     split = pd.read_csv(split_csv, keep_default_na=False)
     train_rows, train_y = split_rows(index, split, "train")
     val_rows, val_y = split_rows(index, split, "val")
-    if cfg.mode == "few_shot":
+    spec = mode(cfg.mode)
+    if spec.few_shot:
         train_rows, train_y = _few_shot(train_rows, train_y, cfg.few_shot_per_class, rt.seed)
     counts = np.bincount(train_y, minlength=K)
     if (counts == 0).any():
@@ -354,7 +355,7 @@ def train_run(
     if channels_last:
         model.to(memory_format=torch.channels_last)
 
-    if cfg.uses_frozen_features:
+    if spec.frozen_features:
         state = _train_on_features(
             cfg,
             model,
@@ -392,7 +393,7 @@ def train_run(
         "train_class_counts": dict(zip(CLASSES, counts.tolist(), strict=True)),
         "mode": cfg.mode,
         # frozen modes train the classifier on cached features: their speed is the head's
-        "throughput_of": "classifier" if cfg.uses_frozen_features else "model",
+        "throughput_of": "classifier" if spec.frozen_features else "model",
         "device": rt.device.type,
     }
     if dist.is_main:
@@ -460,7 +461,7 @@ def _train_on_features(
         raise ParamsError(f"{cfg.arch}: frozen modes need a linear classifier, got {type(head)}")
     head_only = nn.Sequential(head)  # the classifier alone, on cached features
     val = Batches(features, val_rows, val_y, cfg.batch_size, rt.device)
-    if cfg.mode == "linear_probe":
+    if mode(cfg.mode).sklearn_probe:
         start = time.perf_counter()
         balanced = cfg.imbalance != "none"
         probe = LogisticRegression(
@@ -484,9 +485,10 @@ def _train_on_features(
         }
     else:
         train = Batches(features, train_rows, train_y, cfg.batch_size, rt.device, weights)
+        # head_only has no get_classifier, so all of it trains, whatever the mode says
         state = _fit(
             dist.wrap(head_only),
-            dataclasses.replace(cfg, mode="full"),
+            cfg,
             rt,
             train,
             val,

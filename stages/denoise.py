@@ -1,27 +1,14 @@
 """DVC stage: apply the CoherentNoiseFilter (if enabled) and pack the images into one array."""
 
-import argparse
-from pathlib import Path
-
-from avatar_type.data.denoise_set import denoise_set
-from avatar_type.params import load_yaml, require
-from avatar_type.runner import run, write_json
+from avatar_type.params import load_yaml
+from avatar_type.runner import run
+from avatar_type.stages import denoise
+from avatar_type.stages.args import stage_parser
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--aggregated", default="data/aggregated")
-    parser.add_argument("--out", default="data/denoised")
-    parser.add_argument("--params", default="params.yaml")
-    args = parser.parse_args()
-    section = load_yaml(args.params)["denoise"]
-    result = denoise_set(
-        Path(args.aggregated),
-        Path(args.out),
-        require(section, "enabled", bool, "denoise"),
-        require(section, "tolerance", int, "denoise"),
-    )
-    write_json("metrics/denoise.json", result)
+    args = stage_parser(__doc__, aggregated="data/aggregated", out="data/denoised").parse_args()
+    denoise.run(load_yaml(args.params), args.params, args.aggregated, args.out)
 
 
 if __name__ == "__main__":

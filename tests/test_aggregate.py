@@ -15,6 +15,7 @@ from PIL import Image
 from avatar_type.data.aggregate import AggregateConfig, aggregate, image_id, tasks_from_raw
 from avatar_type.data.faces import detect_faces
 from avatar_type.errors import AvatarTypeError
+from avatar_type.params import from_mapping
 from avatar_type.sources.fetch import fetch_source
 from avatar_type.sources.spec import parse_source
 
@@ -287,10 +288,10 @@ def test_no_manifests_and_nothing_usable(tmp_path):
 
 
 def test_config_from_params():
-    cfg = AggregateConfig.from_params({"size": 64, "workers": 1})
+    cfg = from_mapping({"size": 64, "workers": 1}, AggregateConfig, "aggregate")
     assert cfg.size == 64 and cfg.workers == 1 and cfg.jpeg_quality == 90
     with pytest.raises(AvatarTypeError, match="sizee"):
-        AggregateConfig.from_params({"sizee": 64})
+        from_mapping({"sizee": 64}, AggregateConfig, "aggregate")
 
 
 def test_image_id():

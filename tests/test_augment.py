@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from avatar_type.errors import ParamsError
+from avatar_type.params import from_mapping
 from avatar_type.train.augment import AugmentStrength, _recompress, augment
 from avatar_type.train.config import AugmentConfig, TrainConfig
 from avatar_type.train.data import Normalise
@@ -135,7 +136,7 @@ def test_training_transform_applies_the_config():
 )
 def test_bad_quality_settings_name_the_key(augment_raw, named):
     with pytest.raises(ParamsError, match=named.replace(".", r"\.")):
-        TrainConfig.from_params({"arch": "simple_cnn", "augment": augment_raw}, "models.x")
+        from_mapping({"arch": "simple_cnn", "augment": augment_raw}, TrainConfig, "models.x")
 
 
 def test_validate_checks_a_config_built_in_code():
@@ -144,4 +145,4 @@ def test_validate_checks_a_config_built_in_code():
     with pytest.raises(ParamsError, match=r"m\.augment\.jpeg_p"):
         bad.validate("m")
     cfg.validate("m")
-    assert AugmentConfig.from_params({"blur_p": 0.1}, "a").blur_p == 0.1
+    assert from_mapping({"blur_p": 0.1}, AugmentConfig, "a").blur_p == 0.1

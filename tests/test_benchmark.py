@@ -25,6 +25,7 @@ from avatar_type.bench.measure import (
 )
 from avatar_type.bench.plots import bench_table, plot_speed_vs_complexity
 from avatar_type.errors import ParamsError
+from avatar_type.params import from_mapping
 
 
 def tiny_net() -> nn.Module:
@@ -93,6 +94,9 @@ def test_latency_and_throughput_run_warmup_plus_runs_forward_passes():
     assert math.isfinite(images_per_s) and images_per_s > 0
 
 
+VALID = {"runs": 30, "warmup": 5, "batch_size": 32, "threads": None, "cuda": False}
+
+
 @pytest.mark.parametrize(
     ("raw", "key"),
     [
@@ -107,18 +111,17 @@ def test_latency_and_throughput_run_warmup_plus_runs_forward_passes():
 )
 def test_settings_reject_bad_values_naming_the_key(raw, key):
     with pytest.raises(ParamsError, match=key):
-        BenchSettings.from_params(raw, "benchmark")
+        from_mapping({**VALID, **raw}, BenchSettings, "benchmark")
 
 
 def test_settings_accept_a_valid_section():
-    raw = {"runs": 30, "warmup": 5, "batch_size": 32, "threads": None, "cuda": False}
-    assert BenchSettings.from_params(raw, "benchmark") == BenchSettings(**raw)
+    assert from_mapping(VALID, BenchSettings, "benchmark") == BenchSettings(**VALID)
 
 
 def test_benchmark_model_reports_every_figure_and_restores_threads(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     threads = torch.get_num_threads()
-    settings = BenchSettings(runs=2, warmup=1, batch_size=2, threads=1)
+    settings = BenchSettings(runs=2, warmup=1, batch_size=2, threads=1, cuda=True)
     result = benchmark_model("simple_cnn", 96, settings)
     assert torch.get_num_threads() == threads
     assert "cuda" not in result
@@ -180,5 +183,7 @@ def test_one_architecture_is_measured_once_per_settings(tmp_path, monkeypatch):
     first = measure.shared_benchmark("m", 32, settings)
     assert measure.shared_benchmark("m", 32, settings) == first and calls == [("m", 32)]
     measure.shared_benchmark("m", 48, settings)
-    measure.shared_benchmark("m", 32, measure.BenchSettings(runs=3, warmup=1, batch_size=2))
+    measure.shared_benchmark(
+        "m", 32, measure.BenchSettings(runs=3, warmup=1, batch_size=2, threads=None, cuda=True)
+    )
     assert len(calls) == 3

@@ -104,19 +104,20 @@ def test_imports_count_submodules_and_parent_packages(tmp_path):
 # ---- params.yaml keys ----
 
 
-def _params_reads(script: Path) -> set[str]:
-    """Dotted params.yaml paths a stage script reads from ``load_yaml(args.params)``.
+def _params_reads(script: Path, roots: tuple[str, ...] = ()) -> set[str]:
+    """Dotted params.yaml paths a file reads from ``load_yaml(args.params)`` or from a variable
+    named in ``roots`` (a stage entry's ``params`` argument).
 
     Seen: constant subscripts (``params["train"]["models"]``), ``.get("key")`` and
-    ``require(mapping, "key", ...)`` on that object, directly or through variables assigned from
-    it (``cfg = params["split"]`` then ``cfg["fractions"]``). Not seen: the object or a section
-    handed whole to a helper (``model_config(params, ...)`` reads ``models.<name>``,
-    ``AggregateConfig.from_params(section)`` reads the section's keys), keys chosen at run time
-    (``cfg["scenarios"][args.scenario]``, checked only up to ``split.scenarios``), and any
-    params file the helpers open themselves. Those are left to review of dvc.yaml.
+    ``section(mapping, "key", ...)`` on that object, directly or through variables assigned from
+    it (``cfg = params["split"]`` then ``cfg["fractions"]``).
+    Not seen: the object or a section handed whole to a helper (``model_config(params, ...)``
+    reads ``models.<name>``), keys chosen at run time (``cfg["scenarios"][args.scenario]``,
+    checked only up to ``split.scenarios``), and any params file the helpers open themselves.
+    Those are left to review of dvc.yaml.
     """
     tree = ast.parse(script.read_text(encoding="utf-8"))
-    aliases: dict[str, str] = {}
+    aliases: dict[str, str] = dict.fromkeys(roots, "")
 
     def path_of(node: ast.AST) -> str | None:
         if isinstance(node, ast.Name):
@@ -135,7 +136,7 @@ def _params_reads(script: Path) -> set[str]:
             func = node.func
             if isinstance(func, ast.Attribute) and func.attr == "get":
                 key, base = node.args[0], func.value
-            elif getattr(func, "id", None) == "require" and len(node.args) > 1:
+            elif getattr(func, "id", None) == "section" and len(node.args) > 1:
                 key, base = node.args[1], node.args[0]
         if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
             return None
@@ -183,7 +184,9 @@ def _param_covered(read: str, declared: list[str]) -> bool:
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
 def test_every_read_params_key_is_declared(script):
-    reads = _params_reads(script)
+    # the script hands params.yaml to its entry, avatar_type.stages.<name>.run, which reads it
+    entries = sorted(p for p in _closure(script) if p.startswith(f"src/{PACKAGE}/stages/"))
+    reads = _params_reads(script).union(*(_params_reads(ROOT / p, ("params",)) for p in entries))
     for name, body in _stages_running(script).items():
         declared = _declared_params(body)
         missing = sorted(r for r in reads if not _param_covered(r, declared))
@@ -198,10 +201,14 @@ def test_params_reads_follow_aliases(tmp_path):
         "cfg = params['a']\n"
         "inner = cfg['b']\n"
         "inner.get('c')\n"
-        "require(cfg, 'd', int, 'a')\n"
+        "section(cfg, 'd', int, 'a')\n"
+        "section(params, 'f.g', int, 'params.yaml')\n"
         "other = load_yaml('sources.yaml')['e']\n",
         encoding="utf-8",
     )
-    assert _params_reads(script) == {"seed", "a", "a.b", "a.b.c", "a.d"}
+    assert _params_reads(script) == {"seed", "a", "a.b", "a.b.c", "a.d", "f.g"}
+    entry = tmp_path / "entry.py"
+    entry.write_text("def run(params):\n    section(params, 'h', int)\n", encoding="utf-8")
+    assert _params_reads(entry, ("params",)) == {"h"}
     assert _param_covered("a", ["a.d"]) and _param_covered("a.b.c", ["a.*"])
     assert not _param_covered("a.b", ["a.d"])

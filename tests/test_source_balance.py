@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from avatar_type.params import from_mapping
 from avatar_type.train import imbalance
 from avatar_type.train.config import TrainConfig
 from avatar_type.train.loop import _make_loss
@@ -83,4 +84,4 @@ def test_config_validates_source_balance():
     from avatar_type.errors import ParamsError
 
     with pytest.raises(ParamsError, match="source_balance"):
-        TrainConfig.from_params({"arch": "simple_cnn", "source_balance": 2}, "models.x")
+        from_mapping({"arch": "simple_cnn", "source_balance": 2}, TrainConfig, "models.x")

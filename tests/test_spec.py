@@ -284,17 +284,3 @@ def test_load_sources(tmp_path):
         load_sources(path)
     with pytest.raises(ParamsError, match="not found"):
         load_sources(tmp_path / "missing.yaml")
-
-
-def test_require_names_the_key_and_keeps_flags_and_numbers_apart():
-    from avatar_type.errors import ParamsError
-    from avatar_type.params import require
-
-    assert require({"enabled": True}, "enabled", bool, "denoise") is True
-    assert require({"tolerance": 30}, "tolerance", int, "denoise") == 30
-    with pytest.raises(ParamsError, match=r"denoise\.tolerance: expected int, got True"):
-        require({"tolerance": True}, "tolerance", int, "denoise")
-    with pytest.raises(ParamsError, match=r"denoise\.enabled: expected bool, got 1"):
-        require({"enabled": 1}, "enabled", bool, "denoise")
-    with pytest.raises(ParamsError, match="denoise: missing key 'tolerance'"):
-        require({}, "tolerance", int, "denoise")

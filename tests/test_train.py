@@ -32,6 +32,7 @@ from avatar_type.errors import ParamsError
 from avatar_type.labels import CLASSES
 from avatar_type.models.freeze import backbone_groups, head_parameter_names
 from avatar_type.models.registry import build_model
+from avatar_type.params import from_mapping
 from avatar_type.train import imbalance, loop
 from avatar_type.train.augment import AugmentStrength, augment, minority_classes, strengths_for
 from avatar_type.train.checkpoint import LAST, Checkpointer
@@ -526,9 +527,12 @@ def test_weighted_sampler_draws_classes_about_equally_and_reproducibly():
 
 def test_double_correction_needs_explicit_consent():
     with pytest.raises(ParamsError, match=r"models\.x\.imbalance.*allow_double_correction"):
-        TrainConfig.from_params({"arch": "simple_cnn", "imbalance": "loss_and_sampler"}, "models.x")
-    ok = TrainConfig.from_params(
+        from_mapping(
+            {"arch": "simple_cnn", "imbalance": "loss_and_sampler"}, TrainConfig, "models.x"
+        )
+    ok = from_mapping(
         {"arch": "simple_cnn", "imbalance": "loss_and_sampler", "allow_double_correction": True},
+        TrainConfig,
         "models.x",
     )
     assert ok.imbalance == "loss_and_sampler"
@@ -550,21 +554,21 @@ def test_double_correction_needs_explicit_consent():
 )  # fmt: skip
 def test_bad_settings_name_the_key(raw, named):
     with pytest.raises(ParamsError) as info:
-        TrainConfig.from_params(raw, "models.x")
+        from_mapping(raw, TrainConfig, "models.x")
     assert named in str(info.value)
 
 
 def test_params_yaml_models_are_valid():
     params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
     for key, raw in params["models"].items():
-        TrainConfig.from_params(raw, f"models.{key}")
+        from_mapping(raw, TrainConfig, f"models.{key}")
     assert set(params["train"]["models"]) <= set(params["models"])
 
 
 def test_a_string_learning_rate_is_a_params_error():
     raw = yaml.safe_load("arch: simple_cnn\nlr: 1e-3\n")
     with pytest.raises(ParamsError, match=r"models\.x\.lr"):
-        TrainConfig.from_params(raw, "models.x")
+        from_mapping(raw, TrainConfig, "models.x")
 
 
 def test_training_refuses_a_split_without_some_class(tiny_data):

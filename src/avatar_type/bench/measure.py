@@ -30,35 +30,23 @@ from tqdm import tqdm
 from avatar_type.errors import ParamsError
 from avatar_type.models.onnx_export import INPUT, cpu_session, export_onnx
 from avatar_type.models.registry import build_model
-from avatar_type.params import check_fields
 
 
 @dataclass(frozen=True)
 class BenchSettings:
     """How long and where to measure (the ``benchmark:`` section of params.yaml)."""
 
-    runs: int = 10
-    warmup: int = 5
-    batch_size: int = 32  # throughput batch; latency is always batch 1
-    threads: int | None = None  # None: PyTorch's default thread count
-    cuda: bool = True  # also measure on CUDA when a GPU is present
+    runs: int
+    warmup: int
+    batch_size: int  # throughput batch; latency is always batch 1
+    threads: int | None  # None: PyTorch's default thread count
+    cuda: bool  # also measure on CUDA when a GPU is present
 
-    @classmethod
-    def from_params(cls, raw: dict[str, Any], where: str) -> BenchSettings:
-        """Validate a params section; errors name ``where`` and the bad key."""
-        check_fields(raw, cls, where)
-        for key, value in raw.items():
-            if key == "cuda":
-                if not isinstance(value, bool):
-                    raise ParamsError(f"{where}.cuda: expected true or false, got {value!r}")
-            elif not (key == "threads" and value is None) and not _positive_int(value):
+    def validate(self, where: str) -> None:
+        for key in ("runs", "warmup", "batch_size", "threads"):
+            value = getattr(self, key)
+            if not (key == "threads" and value is None) and value <= 0:
                 raise ParamsError(f"{where}.{key}: expected a positive integer, got {value!r}")
-        return cls(**raw)
-
-
-def _positive_int(value: Any) -> bool:
-    # bool is an int in Python; `runs: true` must not pass for 1
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def count_parameters(model: nn.Module) -> int:

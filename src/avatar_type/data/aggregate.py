@@ -24,7 +24,7 @@ from avatar_type.data.dedupe import find_duplicates, near_duplicate_groups, phas
 from avatar_type.data.faces import detect_faces
 from avatar_type.data.normalise import composite, encode_jpeg, resize, square_crop
 from avatar_type.data.preprocessing import write_preprocessing
-from avatar_type.errors import InputError, MissingInputError, ParamsError
+from avatar_type.errors import InputError, MissingInputError
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +40,8 @@ class AggregateConfig:
     face_min_neighbors: int = 8
     face_fallback_whole: bool = True  # no face found: keep the whole image rather than reject
     dedupe_distance: int = 4
-    group_distance: int = 10
+    group_distance: int = 6
     workers: int = 2
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> AggregateConfig:
-        known = set(cls.__dataclass_fields__)
-        unknown = set(params) - known
-        if unknown:
-            raise ParamsError(f"params aggregate: unknown keys {sorted(unknown)}")
-        return cls(**params)
 
 
 @dataclass(frozen=True)

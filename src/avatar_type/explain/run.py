@@ -16,34 +16,26 @@ from avatar_type.evaluate.predict import PROB_COLUMNS, read_tables
 from avatar_type.explain.gradcam import gradcam_maps, overlay
 from avatar_type.explain.overlap import pairwise_overlap, resize_map
 from avatar_type.labels import CLASS_TO_INDEX, CLASSES
-from avatar_type.params import require
 from avatar_type.train.data import packed_at, split_rows
 from avatar_type.train.output import load_trained
 
 
 @dataclass(frozen=True)
-class ExplainSettings:
+class ExplainConfig:
+    """The ``explain:`` section of params.yaml."""
+
     scenario: str
     images_per_class: int
     map_size: int
     top_fraction: float
     mistakes: int
 
-    @classmethod
-    def from_params(cls, raw: dict, where: str = "explain") -> ExplainSettings:
-        settings = cls(
-            scenario=require(raw, "scenario", str, where),
-            images_per_class=require(raw, "images_per_class", int, where),
-            map_size=require(raw, "map_size", int, where),
-            top_fraction=float(require(raw, "top_fraction", float, where)),
-            mistakes=require(raw, "mistakes", int, where),
-        )
+    def validate(self, where: str) -> None:
         for key in ("images_per_class", "map_size", "mistakes"):
-            if getattr(settings, key) < 1:
+            if getattr(self, key) < 1:
                 raise ParamsError(f"{where}.{key}: must be at least 1")
-        if not 0 < settings.top_fraction <= 1:
+        if not 0 < self.top_fraction <= 1:
             raise ParamsError(f"{where}.top_fraction: must be in (0, 1]")
-        return settings
 
 
 @dataclass
@@ -108,7 +100,7 @@ def explain(
     pack_dir: Path,
     split_csv: Path,
     eval_dir: Path,
-    settings: ExplainSettings,
+    settings: ExplainConfig,
     seed: int,
     run_seed: int,
 ) -> Explanation:

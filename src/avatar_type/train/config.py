@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from avatar_type.errors import ParamsError
-from avatar_type.params import check_fields
+from avatar_type.params import section
 from avatar_type.train.imbalance import check_method
 from avatar_type.train.modes import mode
 
@@ -36,17 +36,6 @@ class AugmentConfig:
     blur_sigma_max: float = 3.0  # Gaussian blur: sigma in [0.1, max] pixels
     jpeg_p: float = 0.0
     jpeg_quality_min: int = 30  # JPEG re-compression: quality in [min, 95]
-
-    @classmethod
-    def from_params(cls, raw: Any, where: str) -> AugmentConfig:
-        """Validate a mapping of fields; errors name ``where`` and the bad key."""
-        check_fields(raw, cls, where)
-        try:
-            cfg = cls(**raw)
-        except TypeError as exc:
-            raise ParamsError(f"{where}: {exc}") from exc
-        cfg.validate(where)
-        return cfg
 
     def validate(self, where: str) -> None:
         for key in ("crop_p", "rescale_p", "blur_p", "jpeg_p"):
@@ -91,21 +80,6 @@ class TrainConfig:
     probe_c: float = 1.0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
-    @classmethod
-    def from_params(cls, raw: dict[str, Any], where: str) -> TrainConfig:
-        """Validate a params entry; errors name ``where`` and the bad key."""
-        check_fields(raw, cls, where)
-        if "arch" not in raw:
-            raise ParamsError(f"{where}: missing key 'arch'")
-        values = dict(raw)
-        augment = AugmentConfig.from_params(values.pop("augment", {}) or {}, f"{where}.augment")
-        try:
-            cfg = cls(**values, augment=augment)
-        except TypeError as exc:
-            raise ParamsError(f"{where}: {exc}") from exc
-        cfg.validate(where)
-        return cfg
-
     def validate(self, where: str) -> None:
         spec = mode(self.mode, f"{where}.mode")
         if self.scheduler not in SCHEDULERS:
@@ -137,7 +111,4 @@ class TrainConfig:
 
 def model_config(params: dict[str, Any], name: str, params_file: str) -> TrainConfig:
     """The validated ``models.<name>`` entry of a params file."""
-    models = params.get("models") or {}
-    if name not in models:
-        raise ParamsError(f"{params_file}: models has no entry {name!r}")
-    return TrainConfig.from_params(models[name], f"models.{name}")
+    return section(params, f"models.{name}", TrainConfig, params_file)

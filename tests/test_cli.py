@@ -238,7 +238,7 @@ def test_preparation_reads_paths_lazily_with_a_bounded_window(model_dir):
     with Preparer(prepare, workers=2, chunksize=4) as preparer:
         results = preparer(endless())
         first = [next(results) for _ in range(5)]
-    assert all(image is None and reason for _, image, reason in first)
+    assert all(item.image is None and item.reason for item in first)
     assert len(pulled) <= 5 + 2 * 2 * 4  # at most two chunks per worker ahead
 
 

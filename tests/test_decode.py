@@ -188,3 +188,14 @@ def test_estimate_jpeg_quality(quality):
     # libjpeg scales its standard table by 5000/q (q < 50) or 200 - 2q; rounding costs ~1 step
     assert abs(estimate_jpeg_quality(image) - quality) <= 2
     assert estimate_jpeg_quality(Image.fromarray(blocky(4, 8, 8))) == -1  # no tables
+
+
+def test_visible_share_counts_pixels_that_are_not_fully_transparent(tmp_path):
+    rgba = np.zeros((40, 40, 4), np.uint8)
+    rgba[:10, :, 3] = 1  # a quarter of the rows faintly visible
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "quarter.png")
+    Image.fromarray(np.zeros((40, 40, 4), np.uint8), "RGBA").save(tmp_path / "clear.png")
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "opaque.png")
+    assert decode(tmp_path / "quarter.png", 24, 10**7).visible == 0.25
+    assert decode(tmp_path / "clear.png", 24, 10**7).visible == 0.0
+    assert decode(tmp_path / "opaque.png", 24, 10**7).visible == 1.0

@@ -18,7 +18,7 @@ from avatar_type.errors import AvatarTypeError
 from avatar_type.evaluate import ood
 from avatar_type.evaluate.calibration import softmax
 from avatar_type.infer.inputs import scan
-from avatar_type.infer.prepare import Preparer, Preprocessing, UsageError, chunks
+from avatar_type.infer.prepare import Prepared, Preparer, Preprocessing, UsageError, chunks
 from avatar_type.infer.writers import CsvWriter, JsonWriter, TableWriter, Writer
 from avatar_type.runs import run_id
 from avatar_type.train.data import Normalise, resize_batch
@@ -40,7 +40,8 @@ Files a folder scan skips (extensions PIL cannot open) are counted per extension
 on stderr, or named one by one with --verbose. Every image also gets an
 ood_score (free energy, -logsumexp of the logits: higher is less familiar) and,
 where the card records a threshold fitted on validation images, an unfamiliar
-flag (ood_score above it); --abstain labels flagged images "unknown"."""
+flag (ood_score above it, or nothing visible: a fully transparent image);
+--abstain labels flagged images "unknown"."""
 
 EXIT_STATUS = """exit status:
   0  every input was predicted
@@ -156,14 +157,17 @@ def _writer(args: argparse.Namespace, columns: list[str], classes: list[str]) ->
 
 
 def _rows(
-    paths: list[Path], logits: np.ndarray, card: dict, abstain: bool
+    good: list[Prepared], logits: np.ndarray, card: dict, abstain: bool
 ) -> tuple[list[dict], np.ndarray]:
     """One output row per image, and the predicted class indices."""
     classes, probs = card["classes"], softmax(logits)
     predicted = probs.argmax(axis=1)
     scores = ood.ood_score(logits)
     threshold = (card.get("ood") or {}).get("threshold")
-    flags = [None] * len(paths) if threshold is None else ood.unfamiliar(logits, threshold)
+    energy = [None] * len(good) if threshold is None else ood.unfamiliar(logits, threshold)
+    # an image with nothing visible is unfamiliar whatever the model makes of its background
+    flags = [True if item.blank else flag for item, flag in zip(good, energy, strict=True)]
+    paths = [item.path for item in good]
     rows = []
     for path, p, k, score, flag in zip(paths, probs, predicted, scores, flags, strict=True):
         label = UNKNOWN if abstain and flag else classes[k]
@@ -202,16 +206,16 @@ def _predict_all(
     with tqdm(desc="predict", unit="img", disable=None) as bar:
         for batch in chunks(prepared, args.batch_size):
             bar.update(len(batch))
-            for path, _, reason in batch:
-                if reason is not None:
-                    tally.problem(str(path), reason)
-            good = [(path, image) for path, image, reason in batch if reason is None]
+            for item in batch:
+                if item.reason is not None:
+                    tally.problem(str(item.path), item.reason)
+            good = [item for item in batch if item.reason is None]
             if not good:
                 continue
-            paths = [path for path, _ in good]
-            stored = np.stack([image for _, image in good])
+            paths = [item.path for item in good]
+            stored = np.stack([item.image for item in good])
             logits = _logits(model, normalise, stored, pre["img_size"], device)
-            rows, predicted = _rows(paths, logits, card, args.abstain)
+            rows, predicted = _rows(good, logits, card, args.abstain)
             writer.write(rows)
             if args.gradcam:
                 _write_overlays(model, card, stored, predicted, paths, args.gradcam, taken, device)

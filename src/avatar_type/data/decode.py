@@ -106,6 +106,7 @@ class Decoded:
     has_alpha: bool
     jpeg_quality: int  # -1 when not a JPEG
     frames: int
+    visible: float  # share of pixels not fully transparent (1.0 without an alpha channel)
 
 
 def estimate_jpeg_quality(image: Image.Image) -> int:
@@ -141,6 +142,12 @@ def _to_rgb_or_rgba(image: Image.Image) -> Image.Image:
     if image.mode == "RGBA" and np.asarray(image.getchannel("A")).min() == 255:
         image = image.convert("RGB")  # an alpha channel that is fully opaque carries nothing
     return image
+
+
+def _visible_share(image: Image.Image) -> float:
+    if image.mode != "RGBA":
+        return 1.0
+    return float((np.asarray(image.getchannel("A")) > 0).mean())
 
 
 def decode(path: Path, min_side: int, max_pixels: int) -> Decoded:
@@ -190,4 +197,5 @@ def decode(path: Path, min_side: int, max_pixels: int) -> Decoded:
         has_alpha=converted.mode == "RGBA",
         jpeg_quality=quality,
         frames=frames,
+        visible=_visible_share(converted),
     )

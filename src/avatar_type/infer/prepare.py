@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 from itertools import islice
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import cv2
 import numpy as np
@@ -29,8 +29,15 @@ from avatar_type.params import load_yaml
 from avatar_type.train.output import CARD
 
 T = TypeVar("T")
-# (path, stored image or None, reject reason or None)
-Prepared = tuple[Path, np.ndarray | None, str | None]
+
+
+class Prepared(NamedTuple):
+    """One input file: its stored image, or the reason it was rejected."""
+
+    path: Path
+    image: np.ndarray | None
+    reason: str | None
+    blank: bool = False  # nothing visible (fully transparent): nothing to classify
 
 
 class UsageError(AvatarTypeError):
@@ -81,8 +88,9 @@ class Preprocessing:
             if key in theirs and theirs[key] != value
         ]
 
-    def __call__(self, path: Path) -> np.ndarray:
-        """``path`` as the pipeline stores it: uint8 (size, size, 3); raises Rejected.
+    def __call__(self, path: Path) -> tuple[np.ndarray, bool]:
+        """``path`` as the pipeline stores it, uint8 (size, size, 3), and whether nothing of it
+        is visible (fully transparent); raises Rejected.
 
         The aggregate stage's own per-file step (decode, EXIF orientation, transparency onto a
         background, centre square, resize, JPEG) with no face detection, which is for group
@@ -104,14 +112,16 @@ class Preprocessing:
             raise Rejected(reason)
         with Image.open(io.BytesIO(rows[0]["jpeg"])) as image:
             rgb = np.asarray(image.convert("RGB"))
-        return coherent_noise_filter(rgb, self.tolerance)[0] if self.denoise else rgb
+        stored = coherent_noise_filter(rgb, self.tolerance)[0] if self.denoise else rgb
+        return stored, rows[0]["orig_visible"] == 0
 
 
 def _prepare(prepare: Preprocessing, path: Path) -> Prepared:
     try:
-        return path, prepare(path), None
+        image, blank = prepare(path)
     except Rejected as exc:
-        return path, None, exc.reason
+        return Prepared(path, None, exc.reason)
+    return Prepared(path, image, None, blank)
 
 
 _WORKER_PREPARE: Preprocessing | None = None  # set once per worker process

@@ -162,17 +162,24 @@ def _unseen(outputs: dict[str, Outputs], sets: dict, index: pd.DataFrame, seed: 
             name: {"n": int(r["size"]), "accuracy": round(float(r["mean"]), 4)}
             for name, r in per_source.iterrows()
         },
-        "calibration": calibration.calibration_report(probs, y),
+        "calibration": _calibration(
+            outputs["unseen_test"], y, outputs.get("unseen_val"), sets.get("unseen_val")
+        ),
     }
-    if "unseen_val" in outputs:
-        val_y = sets["unseen_val"][1]
-        temperature = calibration.fit_temperature(outputs["unseen_val"].logits, val_y)
-        scaled = outputs["unseen_test"].probabilities(temperature)
-        report["calibration"].update(
-            temperature=temperature,
-            **{f"{k}_after_ts": v for k, v in calibration.calibration_report(scaled, y).items()},
-        )
     return report
+
+
+def _calibration(
+    tested: Outputs, y: np.ndarray, fit_on: Outputs | None, fit_set: tuple | None
+) -> dict:
+    """Calibration of ``tested``, and after temperature scaling fitted on ``fit_on`` (rows and
+    labels ``fit_set``) when there is such a set."""
+    report = calibration.calibration_report(tested.probabilities(), y)
+    if fit_on is None:
+        return report
+    temperature = calibration.fit_temperature(fit_on.logits, fit_set[1])
+    scaled = calibration.calibration_report(tested.probabilities(temperature), y)
+    return report | {"temperature": temperature} | {f"{k}_after_ts": v for k, v in scaled.items()}
 
 
 def evaluate_run(
@@ -199,8 +206,7 @@ def evaluate_run(
     sets = {name: split_rows(index, split, name) for name in present}
     outputs = {name: source.outputs(source.clean(rows)) for name, (rows, _) in sets.items()}
 
-    val_y, test_y, bal_y = (sets[n][1] for n in ("val", "test", "balanced_test"))
-    temperature = calibration.fit_temperature(outputs["val"].logits, val_y)
+    test_y, bal_y = (sets[n][1] for n in ("test", "balanced_test"))
     test_probs = outputs["test"].probabilities()
     bal_probs = outputs["balanced_test"].probabilities()
     counts = np.array([card["summary"]["train_class_counts"][c] for c in CLASSES], float)
@@ -209,16 +215,7 @@ def evaluate_run(
     metrics = {
         "test": classification_report(test_probs, test_y, seed=seed),
         "balanced": classification_report(bal_probs, bal_y, seed=seed),
-        "calibration": {
-            **calibration.calibration_report(test_probs, test_y),
-            "temperature": temperature,
-            **{
-                f"{k}_after_ts": v
-                for k, v in calibration.calibration_report(
-                    outputs["test"].probabilities(temperature), test_y
-                ).items()
-            },
-        },
+        "calibration": _calibration(outputs["test"], test_y, outputs["val"], sets["val"]),
         "prior_shift": _prior_shift(
             outputs["balanced_test"], bal_y, counts / counts.sum(), seed, prior_scenarios
         ),

@@ -34,6 +34,7 @@ import pandas as pd
 import torch
 
 from avatar_type.data import packed
+from avatar_type.device import resolve_device
 from avatar_type.labels import CLASS_TO_INDEX, CLASSES
 from avatar_type.models.registry import build_model, data_config
 from avatar_type.train.config import TrainConfig
@@ -43,7 +44,6 @@ from avatar_type.train.loop import (
     _make_loss,
     _param_groups,
     image_transform,
-    resolve_device,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -232,7 +232,7 @@ def images_per_second(step: Callable[[], int], steps: int, warmup: int, device) 
 def main() -> None:
     args = parse_args()
     warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, "--device")
     amp = device.type == "cuda" and not args.no_amp
     tmp = tempfile.TemporaryDirectory(prefix="train-throughput-")
     real_pack = (args.pack / packed.IMAGES).is_file() and (args.pack / packed.INDEX).is_file()

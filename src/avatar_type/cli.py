@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from avatar_type.device import resolve_device
 from avatar_type.errors import AvatarTypeError
 from avatar_type.evaluate import ood
 from avatar_type.evaluate.calibration import softmax
@@ -61,7 +62,7 @@ EXPORT_STATUS = """exit status:
 UNKNOWN = "unknown"  # the label of an image --abstain abstains on
 
 
-# ------------------------------------------------------------------ model and device
+# ------------------------------------------------------------------ model
 
 
 def resolve_model(spec: str | None) -> Path:
@@ -85,14 +86,6 @@ def resolve_model(spec: str | None) -> Path:
             f"of a model under ./{MODELS} or as a directory with {CARD}"
         )
     return directory
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA device is available; use --device cpu")
-    return torch.device(name)
 
 
 # ------------------------------------------------------------------ predict
@@ -224,7 +217,7 @@ def _predict_all(
 
 
 def predict(args: argparse.Namespace) -> int:
-    device = pick_device(args.device)
+    device = resolve_device(args.device, "--device")
     model_dir = resolve_model(args.model)
     card = read_card(model_dir)
     if args.abstain and "ood" not in card:

@@ -29,6 +29,10 @@ class MissingInputError(AvatarTypeError, FileNotFoundError):
     """An input file an earlier stage should have written is missing."""
 
 
+class DeviceError(AvatarTypeError):
+    """A requested device is not a device name, or is not there (no CUDA)."""
+
+
 class UnsafeArchiveError(AvatarTypeError):
     """An archive member would escape the target, is a link, or decompresses too far."""
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from avatar_type.device import resolve_device
 from avatar_type.params import section
 from avatar_type.runs import TrainSettings, run_id
 from avatar_type.train.config import model_config
-from avatar_type.train.loop import Runtime, resolve_device, train_run
+from avatar_type.train.loop import Runtime, train_run
 
 
 def run(
@@ -24,7 +25,7 @@ def run(
     common = section(params, "train", TrainSettings, params_file)
     run_dir = run_id(model, scenario, seed)
     runtime = Runtime(
-        device=resolve_device(device or common.device),
+        device=resolve_device(device or common.device, "--device" if device else "train.device"),
         amp=common.amp,
         channels_last=common.channels_last,
         model_dir=Path("models") / run_dir,

@@ -57,13 +57,6 @@ class Runtime:
     seed: int = 42
 
 
-def resolve_device(preference: str) -> torch.device:
-    """``auto`` picks CUDA when present; ``cpu``/``cuda``/``cuda:1`` force one."""
-    if preference == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(preference)
-
-
 def _few_shot(rows: np.ndarray, y: np.ndarray, per_class: int, seed: int):
     rng = np.random.default_rng(seed)
     keep = np.concatenate([rng.permutation(np.nonzero(y == k)[0])[:per_class] for k in range(K)])

@@ -13,7 +13,8 @@ Speed does not depend on the weights, so nothing is trained. Then it times:
 
 The ratio predict / model only says what preparing files costs (target >= 0.8).
 
-    python benchmarks/predict_throughput.py --images 2000 --batch-size 32 --workers 2
+    python benchmarks/predict_throughput.py --images 2000 --batch-size 32      # --workers auto
+    python benchmarks/predict_throughput.py --model mobilenetv2_progressive --workers 2
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from avatar_type.cli import default_workers, main
+from avatar_type.cli import main
 from avatar_type.labels import CLASSES
 from avatar_type.models.registry import build_model, data_config
 from avatar_type.params import load_yaml
@@ -46,7 +47,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument("--workers", type=int, help="as predict's --workers (default: auto)")
     parser.add_argument("--model", help="a key of models: in params.yaml (default: as above)")
     parser.add_argument("--params", type=Path, default=REPO / "params.yaml")
     parser.add_argument("--summary", type=Path, default=REPO / "metrics" / "summary.json")
@@ -100,8 +101,12 @@ def save_untrained(params: dict, name: str, directory: Path) -> tuple[torch.nn.M
     return model, card
 
 
-def predict_rate(folder: Path, model_dir: Path, count: int, batch: int, workers: int) -> float:
-    options = {"--model": model_dir, "--batch-size": batch, "--workers": workers}
+def predict_rate(
+    folder: Path, model_dir: Path, count: int, batch: int, workers: int | None
+) -> float:
+    options = {"--model": model_dir, "--batch-size": batch}
+    if workers is not None:
+        options["--workers"] = workers
     argv = ["predict", str(folder), "--format", "csv", "--device", "cpu"]
     argv += [str(v) for item in options.items() for v in item]
     start = time.perf_counter()
@@ -146,7 +151,7 @@ def run() -> None:
     ratio = predict / alone
     print(
         f"{name} ({card['arch']}, {card['preprocessing']['img_size']} px), {args.images} images, "
-        f"batch {args.batch_size}, {args.workers} workers, {os.cpu_count()} CPUs, "
+        f"batch {args.batch_size}, workers {args.workers or 'auto'}, {os.cpu_count()} CPUs, "
         f"{torch.get_num_threads()} torch threads"
     )
     print(f"predict (start-up included): {predict:8.1f} images/s")

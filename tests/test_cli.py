@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import time
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from helpers import jpeg_bytes, png_bytes
 from PIL import Image
 from train_fixtures import synthetic_image
 
+from avatar_type import cli
 from avatar_type.cli import main
 from avatar_type.infer.inputs import scan
 from avatar_type.infer.prepare import Preparer, Preprocessing
@@ -210,6 +212,30 @@ def test_worker_processes_give_the_same_rows_in_the_same_order(inputs, model_dir
         "more/c.png",
         "one.jpg",
     ]
+
+
+@pytest.mark.parametrize(
+    "model_seconds, spare, pool", [(0.0, 2, True), (2.0, 2, False), (0.0, 0, False)]
+)
+def test_auto_workers_start_only_on_spare_cores_where_preparing_costs_more_than_the_model(
+    inputs, model_dir, capsys, monkeypatch, model_seconds, spare, pool
+):
+    """--workers auto times the first batch: a fast model leaves preparation the bottleneck
+    (workers start on the spare cores for the rest), a slow one does not, and without cores
+    beyond the model's threads everything stays in this process."""
+    started = []
+    monkeypatch.setattr(cli, "default_workers", lambda: torch.get_num_threads() + spare)
+    # entering the context asks for 1 (this process); only a pool start counts
+    monkeypatch.setattr(Preparer, "start", lambda self, n: n > 1 and started.append(n))
+
+    def model(_model, _normalise, stored, _size, _device):
+        time.sleep(model_seconds)
+        return np.zeros((len(stored), len(CLASSES)), np.float32)
+
+    monkeypatch.setattr(cli, "_logits", model)
+    status, out, _ = _predict(capsys, "--model", str(model_dir), "--format", "json")
+    assert status == 0 and len(json.loads(out)) == len(GOOD)
+    assert started == ([spare] if pool else [])
 
 
 def test_folder_scan_is_lazy_and_in_sorted_order(tmp_path, monkeypatch):

@@ -148,9 +148,9 @@ def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
 class Preparer:
     """Prepares images in ``workers`` processes (in this one when 1), in input order.
 
-    Used as a context manager: the pool starts on entry. Workers come from a fork server (a
-    clean process started for the purpose), never from a fork of this one: a fork of a process
-    whose OpenCV or OpenMP thread pools are running can deadlock in the child.
+    Used as a context manager: the pool starts on entry, or later with ``start``. Workers come
+    from a fork server (a clean process started for the purpose), never from a fork of this one:
+    a fork of a process whose OpenCV or OpenMP thread pools are running can deadlock in the child.
     """
 
     def __init__(self, prepare: Preprocessing, workers: int, chunksize: int = 8) -> None:
@@ -158,13 +158,17 @@ class Preparer:
         self.pool: multiprocessing.pool.Pool | None = None
 
     def __enter__(self) -> Preparer:
-        if self.workers > 1:
-            methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context(
-                "forkserver" if "forkserver" in methods else "spawn"
-            )
-            self.pool = context.Pool(self.workers, _start_worker, (self.prepare,))
+        self.start(self.workers)
         return self
+
+    def start(self, workers: int) -> None:
+        """Prepare in ``workers`` processes from now on (no pool for 1, or when one runs)."""
+        if workers <= 1 or self.pool is not None:
+            return
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        self.workers = workers
+        self.pool = context.Pool(workers, _start_worker, (self.prepare,))
 
     def __exit__(self, *exc: object) -> None:
         if self.pool is not None:

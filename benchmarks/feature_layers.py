@@ -13,20 +13,18 @@ sources, with 95% bootstrap intervals. Features are cached next to the pipeline'
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.linear_model import LogisticRegression
+from probe_study import SETS, pipeline_probe, scenario_sets, scored, study_parser
 from tqdm import tqdm
 
 from avatar_type.data import packed
-from avatar_type.evaluate.uncertainty import bootstrap_intervals, macro_f1
 from avatar_type.models.registry import build_model, data_config
-from avatar_type.train.data import Normalise, file_identity, local_cache, packed_at, split_rows
+from avatar_type.train.data import Normalise, file_identity, local_cache, packed_at
 from avatar_type.train.imbalance import source_weights
 
 ARCH = "vit_small_patch14_dinov2"
@@ -74,34 +72,21 @@ def feature_sets(f: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenario", default="balanced")
+    parser = study_parser(__doc__, "balanced")
     parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--pack", type=Path, default=Path("data/denoised"))
-    parser.add_argument("--splits", type=Path, default=Path("data/splits"))
-    parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
-    _, index = packed.load(args.pack)
-    split = pd.read_csv(args.splits / f"{args.scenario}.csv", keep_default_na=False)
-    sets = {
-        name: split_rows(index, split, name)
-        for name in ("train", "balanced_test", "unseen_val", "unseen_test")
-    }
+    index, sets = scenario_sets(args)
     rows, y = sets["train"]
     weights = source_weights(y, index["source"].to_numpy()[rows], 0.5)
     results = []
     for name, x in feature_sets(cached_layer_features(args.pack, args.size)).items():
-        probe = LogisticRegression(max_iter=3000, class_weight="balanced")
+        probe = pipeline_probe()
         probe.fit(x[rows], y, sample_weight=weights)
         row = {"features": name, "dim": x.shape[1]}
-        for set_name in ("balanced_test", "unseen_val", "unseen_test"):
+        for set_name in SETS:
             r, t = sets[set_name]
-            if not len(r):
-                continue
-            probs = probe.predict_proba(x[r])
-            lo, hi = bootstrap_intervals(t, probs, args.seed)["macro_f1"]
-            f1 = float(macro_f1(t[None], probs.argmax(1)[None])[0])
-            row[set_name] = f"{f1:.3f} [{lo:.3f}, {hi:.3f}]"
+            if len(r):
+                row[set_name] = scored(t, probe.predict_proba(x[r]), args.seed)
         results.append(row)
     print(f"\n{ARCH} at {args.size} px, {args.scenario} scenario, macro-F1 [95% CI]:")
     print(pd.DataFrame(results).to_markdown(index=False))

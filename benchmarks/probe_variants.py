@@ -13,7 +13,6 @@ unseen_test. The first row is the pipeline's probe (C = 1, balanced classes, sou
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,19 +20,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.linear_model import LogisticRegression
+from probe_study import SETS, pipeline_probe, scenario_sets, scored, study_parser
 from sklearn.preprocessing import StandardScaler, normalize
 
 from avatar_type.data import packed
-from avatar_type.evaluate.uncertainty import bootstrap_intervals, macro_f1
 from avatar_type.labels import CLASS_TO_INDEX, CLASSES
 from avatar_type.models.registry import build_model, data_config
-from avatar_type.train.data import Normalise, packed_at, split_rows
+from avatar_type.train.data import Normalise, packed_at
 from avatar_type.train.features import cached_features, embed, feature_key
 from avatar_type.train.imbalance import source_weights
 
 BACKBONES = {"dinov2": ("vit_small_patch14_dinov2", 224), "effnet": ("tf_efficientnet_lite0", 128)}
-SETS = ("balanced_test", "unseen_val", "unseen_test")
 DCGAN = "gan-face-dcgan"
 
 
@@ -86,7 +83,7 @@ def score(variant: Variant, x: np.ndarray, index: pd.DataFrame, sets: dict, seed
         rows, y, train = rows[keep], y[keep], train[keep]
     target = y if variant.sub_label is None else variant.sub_label(train)
     weights = source_weights(y, train["source"].to_numpy(), variant.power)
-    probe = LogisticRegression(C=variant.c, max_iter=3000, class_weight="balanced")
+    probe = pipeline_probe(variant.c)
     probe.fit(x[rows], target, sample_weight=weights)
     # each sub-label's class, from the training pairs: probabilities merge back onto it
     parent = {int(sub): int(y[target == sub][0]) for sub in probe.classes_}
@@ -97,9 +94,8 @@ def score(variant: Variant, x: np.ndarray, index: pd.DataFrame, sets: dict, seed
         probs = np.zeros((len(r), len(CLASSES)))
         for column, sub in enumerate(probe.classes_):
             probs[:, parent[int(sub)]] += sub_probs[:, column]
-        lo, hi = bootstrap_intervals(t, probs, seed)["macro_f1"]
+        result[name] = scored(t, probs, seed)
         pred = probs.argmax(1)
-        result[name] = f"{float(macro_f1(t[None], pred[None])[0]):.3f} [{lo:.2f}, {hi:.2f}]"
         if name == "unseen_test":
             for k, label in enumerate(CLASSES):
                 result[f"recall {label}"] = f"{float((pred[t == k] == k).mean()):.2f}"
@@ -107,15 +103,8 @@ def score(variant: Variant, x: np.ndarray, index: pd.DataFrame, sets: dict, seed
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenario", default="natural")
-    parser.add_argument("--pack", type=Path, default=Path("data/denoised"))
-    parser.add_argument("--splits", type=Path, default=Path("data/splits"))
-    parser.add_argument("--seed", type=int, default=42)
-    args = parser.parse_args()
-    _, index = packed.load(args.pack)
-    split = pd.read_csv(args.splits / f"{args.scenario}.csv", keep_default_na=False)
-    sets = {name: split_rows(index, split, name) for name in ("train", *SETS)}
+    args = study_parser(__doc__, "natural").parse_args()
+    index, sets = scenario_sets(args)
     raw = {k: backbone_features(args.pack, *v, args.seed) for k, v in BACKBONES.items()}
     table = {
         "dinov2": raw["dinov2"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from avatar_type.report.document import source_accuracy
+from avatar_type.report.sections import source_accuracy
 
 
 def _table(rows):

@@ -18,7 +18,7 @@ from avatar_type.evaluate.embedding import separation, tsne_2d
 from avatar_type.evaluate.features import FeatureSource
 from avatar_type.evaluate.predict import Outputs, probability_table
 from avatar_type.labels import CLASSES, ood_set
-from avatar_type.train.data import packed_at, split_rows
+from avatar_type.train.data import packed_at, row_positions, split_rows
 from avatar_type.train.output import load_trained
 
 # sets whose predictions are saved; val and unseen_val are kept for choices (temperature,
@@ -230,7 +230,7 @@ def evaluate_run(
     if robustness:
         pick = robustness_subset(bal_y, robustness_per_class, seed)
         metrics["robustness"] = _robustness(source, sets["balanced_test"][0][pick], bal_y[pick])
-    position = pd.Series(np.arange(len(index)), index=index["id"])
+    position = row_positions(index)
     ood_summary, tables, ood_logits = _ood(source, split, position, outputs["test"])
     if ood_summary:
         metrics["ood"] = ood_summary

@@ -16,7 +16,7 @@ from avatar_type.evaluate.predict import PROB_COLUMNS, read_tables
 from avatar_type.explain.gradcam import gradcam_maps, overlay
 from avatar_type.explain.overlap import pairwise_overlap, resize_map
 from avatar_type.labels import CLASS_TO_INDEX, CLASSES
-from avatar_type.train.data import packed_at, split_rows
+from avatar_type.train.data import packed_at, row_positions, split_rows
 from avatar_type.train.output import load_trained
 
 
@@ -112,7 +112,7 @@ def explain(
     rows, y = split_rows(index, split, "balanced_test")
     chosen = pick_examples(rows, y, settings.images_per_class, seed)
     rows, y = rows[chosen], y[chosen]
-    position = pd.Series(np.arange(len(index)), index=index["id"])
+    position = row_positions(index)
     mistakes = _mistakes(models, eval_dir, settings.scenario, run_seed, position, settings.mistakes)
 
     maps, overlays, mistake_overlays = {}, {}, {}

@@ -10,6 +10,7 @@ import pandas as pd
 from avatar_type.bench.plots import bench_table, plot_speed_vs_complexity
 from avatar_type.errors import ParamsError
 from avatar_type.report import document as doc
+from avatar_type.report import sections
 from avatar_type.report.collect import Results
 from avatar_type.report.score import ScoreTerm, applicable_terms, integrated_scores, metric_table
 from avatar_type.report.ties import ties_with_best
@@ -115,7 +116,7 @@ def _unseen_section(
 ) -> None:
     """The report's opening: how far in-source numbers overstate performance on sources no
     model trained on, and which run the held-out validation sources choose."""
-    gap = doc.unseen_gap(results, reference)
+    gap = sections.unseen_gap(results, reference)
     if gap.empty:
         return
     model, scenario, rule = best_run(scores, results)
@@ -150,7 +151,7 @@ def _unseen_section(
         )
     )
     d.text(f"Accuracy of {model} on {scenario} per held-out source (unseen_test):")
-    d.table(doc.unseen_source_accuracy(results, model, scenario))
+    d.table(sections.unseen_source_accuracy(results, model, scenario))
 
 
 def headline_metrics(scores: pd.DataFrame, results: Results) -> dict:
@@ -158,7 +159,7 @@ def headline_metrics(scores: pd.DataFrame, results: Results) -> dict:
     --targets metrics/headline.json``), per run and per scenario; the detailed files stay."""
 
     def pick(report: dict) -> dict:
-        lo, hi = doc.interval(report, "macro_f1")  # NaN where absent: written as null
+        lo, hi = sections.interval(report, "macro_f1")  # NaN where absent: written as null
         return {"macro_f1": report["macro_f1"], "lo": lo, "hi": hi}
 
     runs = {}
@@ -221,7 +222,7 @@ def build_report(
             "data and splits; the tables elsewhere show the first seed. Mean, standard deviation "
             "and range over seeds:"
         )
-        d.table(doc.seed_spread(results))
+        d.table(sections.seed_spread(results))
 
     d.heading("Data")
     data = results.data
@@ -232,7 +233,7 @@ def build_report(
         f"{data['shortcut_audit']['before']:.3f} before normalisation, "
         f"{data['shortcut_audit']['after']:.3f} after."
     )
-    d.table(doc.class_counts(results))
+    d.table(sections.class_counts(results))
     if data["ood_counts"]:
         d.table(pd.DataFrame([{"OOD set": k, "images": v} for k, v in data["ood_counts"].items()]))
     d.figure(plots / "aggregate/figures/source_counts.png", "Images per source")
@@ -254,7 +255,7 @@ def build_report(
     d.heading("Results per scenario")
     for scenario in results.scenarios:
         d.heading(scenario, 3)
-        d.table(doc.run_table(results, scenario))
+        d.table(sections.run_table(results, scenario))
 
     d.heading("Accuracy per source", 3)
     d.text(
@@ -262,12 +263,12 @@ def build_report(
         "carved from whole groups of images (a person, a video, a package's photo set), so their "
         "source mix differs, and so does their difficulty."
     )
-    d.table(doc.source_accuracy(where.predictions(reference), where.sources))
+    d.table(sections.source_accuracy(where.predictions(reference), where.sources))
 
     d.heading("Imbalance effect")
     d.figure(
         report_plots.plot_imbalance_effect(
-            doc.imbalance_points(results), figures / "imbalance.png"
+            sections.imbalance_points(results), figures / "imbalance.png"
         ),
         "Balanced-test macro-F1 and real-photo recall against the share of drawings in training",
     )
@@ -276,17 +277,17 @@ def build_report(
         "Balanced test resampled to other class priors, without correction, with the known "
         "priors, and with priors estimated by EM (Saerens et al. 2002)."
     )
-    d.table(doc.prior_shift_table(results, reference))
+    d.table(sections.prior_shift_table(results, reference))
 
     d.heading("Out-of-domain behaviour and bias")
     if all("ood" in results.eval[(m, reference)] for m in results.models):
         d.figure(
             report_plots.plot_bias_map(
-                doc.bias_shares(results, reference), figures / "bias_map.png"
+                sections.bias_shares(results, reference), figures / "bias_map.png"
             ),
             "OOD bias map: largest predicted-class share per model and OOD set",
         )
-        d.table(doc.ood_table(results, reference))
+        d.table(sections.ood_table(results, reference))
     else:
         d.text("This data has no out-of-domain set (no source labelled `ood:<set>`).")
 
@@ -333,11 +334,11 @@ def build_report(
     d.heading("Attention (Grad-CAM)")
     d.figure(plots / "explain/wall.png", "Grad-CAM wall: models x example images per class")
     d.figure(plots / "explain/overlap.png", "Grad-CAM overlap between model pairs per class")
-    d.table(doc.overlap_table(results.explain))
+    d.table(sections.overlap_table(results.explain))
     d.figure(plots / "explain/mistakes.png", "Most confident mistakes")
 
     d.heading("Ensembles")
-    d.table(doc.ensemble_table(results))
+    d.table(sections.ensemble_table(results))
     d.figure(plots / "ensemble" / reference / "ensembles.png", f"Ensembles on {reference}")
 
     d.heading("Benchmark")
@@ -347,16 +348,16 @@ def build_report(
         "CPU latency (batch 1) against complexity",
     )
     d.text("The study's own figures (seeds, block 21), as reported there:")
-    d.table(doc.study_bench_table(), floatfmt=".4f")
+    d.table(sections.study_bench_table(), floatfmt=".4f")
 
     d.heading("Integrated ranking")
-    d.text(doc.formula(terms))
+    d.text(sections.formula(terms))
     if dropped:
         d.text(
             "Left out of the score because no run reports them on this data: "
             + ", ".join(f"`{t.name}`" for t in dropped)
         )
-    d.table(doc.terms_table(terms))
+    d.table(sections.terms_table(terms))
     d.figure(
         report_plots.plot_ranking(scores, figures / "ranking.png"), "Integrated score, top runs"
     )

@@ -14,8 +14,8 @@ from avatar_type.evaluate.predict import read_tables
 from avatar_type.params import section
 from avatar_type.report.build import ReportInputs, build_report
 from avatar_type.report.collect import Results
-from avatar_type.report.document import honest_notes
 from avatar_type.report.score import parse_terms
+from avatar_type.report.sections import honest_notes
 from avatar_type.runner import write_json
 from avatar_type.runs import TrainSettings
 

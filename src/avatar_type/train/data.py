@@ -63,12 +63,17 @@ def packed_at(pack_dir: Path, size: int) -> tuple[np.ndarray, pd.DataFrame]:
     return np.load(target, mmap_mode="r"), index
 
 
+def row_positions(index: pd.DataFrame) -> pd.Series:
+    """Each image id's row in the pack (the one id -> row map of the package)."""
+    return pd.Series(np.arange(len(index)), index=index["id"])
+
+
 def split_rows(
     index: pd.DataFrame, split: pd.DataFrame, name: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """Row numbers into the pack and class indices of the images in split ``name``."""
     ids = split.loc[split["split"] == name, "id"]
-    position = pd.Series(np.arange(len(index)), index=index["id"])
+    position = row_positions(index)
     missing = set(ids) - set(position.index)
     if missing:
         raise InputError(

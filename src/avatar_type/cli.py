@@ -161,14 +161,13 @@ def _rows(
     scores = ood.ood_score(logits)
     threshold = (card.get("ood") or {}).get("threshold")
     energy = [None] * len(good) if threshold is None else ood.unfamiliar(logits, threshold)
-    # an image with nothing visible is unfamiliar whatever the model makes of its background
-    flags = [True if item.blank else flag for item, flag in zip(good, energy, strict=True)]
-    paths = [item.path for item in good]
     rows = []
-    for path, p, k, score, flag in zip(paths, probs, predicted, scores, flags, strict=True):
+    for item, p, k, score, flag in zip(good, probs, predicted, scores, energy, strict=True):
+        # an image with nothing visible is unfamiliar whatever the model makes of its background
+        flag = True if item.blank else flag
         label = UNKNOWN if abstain and flag else classes[k]
         rows.append(
-            {"path": str(path), "label": label}
+            {"path": str(item.path), "label": label}
             | {f"p_{c}": float(v) for c, v in zip(classes, p, strict=True)}
             | {"ood_score": float(score), "unfamiliar": None if flag is None else bool(flag)}
         )

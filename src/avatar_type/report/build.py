@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from avatar_type.bench.plots import bench_table, plot_speed_vs_complexity
@@ -61,15 +63,25 @@ def with_ties(scores: pd.DataFrame, results: Results, where: ReportInputs) -> pd
 
 
 def best_run(scores: pd.DataFrame, results: Results) -> tuple[str, str, str]:
-    """(model, scenario, rule): the run with the best unseen_val macro-F1 (held-out sources
-    measure what users ask: images from elsewhere), ties broken by the integrated score; the
-    best integrated score where the split holds no source out."""
+    """(model, scenario, rule): the model with the best mean unseen_val macro-F1 over its runs
+    (every scenario and seed of ``scores``), then its run with the best unseen_val macro-F1
+    (held-out sources measure what users ask: images from elsewhere); ties go to the better
+    integrated score. The best integrated score where the split holds no source out."""
     runs = list(zip(scores["model"], scores["scenario"], strict=True))  # best score first
     chosen = [r for r in runs if "unseen_val" in results.eval[r]]
     if not chosen:
         return (*runs[0], "integrated score")
-    model, scenario = max(chosen, key=lambda r: results.eval[r]["unseen_val"]["macro_f1"])
-    return model, scenario, "unseen_val macro-F1"
+    val = {r: results.eval[r]["unseen_val"]["macro_f1"] for r in chosen}
+    every = results.eval_by_seed or {(*r, results.seeds[0]): results.eval[r] for r in chosen}
+    per_model = defaultdict(list)
+    for (m, s, _), e in every.items():
+        if (m, s) in val:
+            per_model[m].append(e["unseen_val"]["macro_f1"])
+    # one run's figure on ~100 held-out images moves by several points between scenarios and
+    # seeds: the maximum over single runs picks the luckiest, the mean per model does not
+    model = max(dict.fromkeys(m for m, _ in chosen), key=lambda m: np.mean(per_model[m]))
+    scenario = max((r for r in chosen if r[0] == model), key=val.__getitem__)[1]
+    return model, scenario, "mean unseen_val macro-F1 of the model, then its best run"
 
 
 def summary_metrics(scores: pd.DataFrame, results: Results) -> dict:

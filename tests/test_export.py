@@ -34,7 +34,14 @@ def _model_dir(root: Path, arch: str, size: int) -> Path:
     return root / arch
 
 
-@pytest.mark.parametrize(("arch", "size"), [("detector_cnn", 32), ("vit_small_patch14_dinov2", 56)])
+@pytest.mark.parametrize(
+    ("arch", "size"),
+    [
+        ("detector_cnn", 32),
+        ("vit_small_patch14_dinov2", 56),
+        ("vit_small_patch14_dinov2_allblocks", 56),
+    ],
+)
 def test_onnx_runtime_matches_pytorch(tmp_path, capsys, arch, size):
     model_dir = _model_dir(tmp_path, arch, size)
     out = tmp_path / "out" / f"{arch}.onnx"

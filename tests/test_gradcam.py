@@ -36,7 +36,12 @@ def test_maps_have_the_input_size_and_follow_the_target_class():
 
 
 @pytest.mark.parametrize(
-    ("arch", "prefix"), [("vit_small_patch14_dinov2", 1), ("vit_small_patch14_reg4_dinov2", 5)]
+    ("arch", "prefix"),
+    [
+        ("vit_small_patch14_dinov2", 1),
+        ("vit_small_patch14_reg4_dinov2", 5),
+        ("vit_small_patch14_dinov2_allblocks", 1),
+    ],
 )
 def test_vit_tokens_return_to_the_patch_grid(arch, prefix):
     model = build_model(arch, "none", img_size=56)  # 56 px / 14 px patches: a 4 x 4 grid

@@ -33,6 +33,7 @@ ARCHS = [
     ("mobilenetv2_100", 32),
     ("tf_efficientnet_lite0", 32),
     ("vit_small_patch14_dinov2", 28),
+    ("vit_small_patch14_dinov2_allblocks", 28),
 ]
 
 

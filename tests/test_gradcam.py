@@ -36,16 +36,17 @@ def test_maps_have_the_input_size_and_follow_the_target_class():
 
 
 @pytest.mark.parametrize(
-    ("arch", "prefix"),
-    [
-        ("vit_small_patch14_dinov2", 1),
-        ("vit_small_patch14_reg4_dinov2", 5),
-        ("vit_small_patch14_dinov2_allblocks", 1),
+    ("arch", "prefix", "size"),
+    [  # sizes of 4 x 4 patches
+        ("vit_small_patch14_dinov2", 1, 56),
+        ("vit_small_patch14_reg4_dinov2", 5, 56),
+        ("vit_small_patch14_dinov2_allblocks", 1, 56),
+        ("vit_base_patch16_clip_quickgelu_224_allblocks", 1, 64),
     ],
 )
-def test_vit_tokens_return_to_the_patch_grid(arch, prefix):
-    model = build_model(arch, "none", img_size=56)  # 56 px / 14 px patches: a 4 x 4 grid
-    target = target_layer(model, 56)
+def test_vit_tokens_return_to_the_patch_grid(arch, prefix, size):
+    model = build_model(arch, "none", img_size=size)
+    target = target_layer(model, size)
     assert target.layer is model.blocks[-1].norm1
     tokens = torch.arange(2 * (prefix + 16) * 3, dtype=torch.float32).reshape(2, prefix + 16, 3)
     grid = target.reshape_transform(tokens)

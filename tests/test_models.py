@@ -34,6 +34,7 @@ ARCHS = [
     ("tf_efficientnet_lite0", 32),
     ("vit_small_patch14_dinov2", 28),
     ("vit_small_patch14_dinov2_allblocks", 28),
+    ("vit_base_patch16_clip_quickgelu_224_allblocks", 32),
 ]
 
 

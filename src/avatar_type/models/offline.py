@@ -60,6 +60,56 @@ def by_position(path: Path, model_name: str) -> StateDict:
     return out
 
 
+@dataclass(frozen=True)
+class BlockLayout:
+    """Where a Hugging Face ViT keeps one block's tensors, by timm's names for them."""
+
+    prefix: str  # the blocks' common prefix, the block index follows
+    norms: dict[str, str]  # timm LayerNorm -> HF LayerNorm
+    qkv: tuple[str, str, str]  # HF query, key and value projections (timm concatenates them)
+    linears: dict[str, str]  # timm Linear -> HF Linear (other than q, k, v)
+    gammas: dict[str, str]  # timm layer scale -> HF parameter
+
+
+def vit_blocks(
+    layout: BlockLayout, depth: int, named: Callable[[str], torch.Tensor], linear: StateDict
+) -> StateDict:
+    """timm's tensors of ``depth`` blocks. ``named`` reads an HF parameter by name; ``linear``
+    holds the linear weights, already (out, in), keyed ``"<block>/<HF name with / for .>"``."""
+    out: StateDict = {}
+    for i in range(depth):
+        hf, timm_ = f"{layout.prefix}.{i}", f"blocks.{i}"
+
+        def weight(name: str, i: int = i) -> torch.Tensor:
+            return linear[f"{i}/{name.replace('.', '/')}"]
+
+        for key, name in layout.norms.items():
+            out |= {f"{timm_}.{key}.{p}": named(f"{hf}.{name}.{p}") for p in ("weight", "bias")}
+        out[f"{timm_}.attn.qkv.weight"] = torch.cat([weight(p) for p in layout.qkv])
+        out[f"{timm_}.attn.qkv.bias"] = torch.cat([named(f"{hf}.{p}.bias") for p in layout.qkv])
+        for key, name in layout.linears.items():
+            out[f"{timm_}.{key}.weight"] = weight(name)
+            out[f"{timm_}.{key}.bias"] = named(f"{hf}.{name}.bias")
+        out |= {f"{timm_}.{key}": named(f"{hf}.{name}") for key, name in layout.gammas.items()}
+    return out
+
+
+DINOV2_BLOCKS = BlockLayout(
+    prefix="encoder.layer",
+    norms={"norm1": "norm1", "norm2": "norm2"},
+    qkv=tuple(f"attention.attention.{p}" for p in ("query", "key", "value")),
+    linears={"attn.proj": "attention.output.dense", "mlp.fc1": "mlp.fc1", "mlp.fc2": "mlp.fc2"},
+    gammas={"ls1.gamma": "layer_scale1.lambda1", "ls2.gamma": "layer_scale2.lambda1"},
+)
+CLIP_BLOCKS = BlockLayout(
+    prefix="encoder.layers",
+    norms={"norm1": "layer_norm1", "norm2": "layer_norm2"},
+    qkv=tuple(f"self_attn.{p}_proj" for p in "qkv"),
+    linears={"attn.proj": "self_attn.out_proj", "mlp.fc1": "mlp.fc1", "mlp.fc2": "mlp.fc2"},
+    gammas={},
+)
+
+
 def dinov2_from_onnx(path: Path, model_name: str) -> StateDict:
     """The DINOv2 ViT backbone (Hugging Face layout) inside an ONNX graph, as a timm state_dict.
 
@@ -101,29 +151,7 @@ def dinov2_from_onnx(path: Path, model_name: str) -> StateDict:
         "norm.bias": named("layernorm.bias"),
     }
     depth = 1 + max(int(k.split("/", 1)[0]) for k in matmul)
-    for i in range(depth):
-        hf, timm_ = f"encoder.layer.{i}", f"blocks.{i}"
-        attn = f"{hf}.attention.attention"
-        qkv = ("query", "key", "value")
-        out |= {
-            f"{timm_}.norm1.weight": named(f"{hf}.norm1.weight"),
-            f"{timm_}.norm1.bias": named(f"{hf}.norm1.bias"),
-            f"{timm_}.attn.qkv.weight": torch.cat(
-                [matmul[f"{i}/attention/attention/{p}"] for p in qkv]
-            ),
-            f"{timm_}.attn.qkv.bias": torch.cat([named(f"{attn}.{p}.bias") for p in qkv]),
-            f"{timm_}.attn.proj.weight": matmul[f"{i}/attention/output/dense"],
-            f"{timm_}.attn.proj.bias": named(f"{hf}.attention.output.dense.bias"),
-            f"{timm_}.ls1.gamma": named(f"{hf}.layer_scale1.lambda1"),
-            f"{timm_}.norm2.weight": named(f"{hf}.norm2.weight"),
-            f"{timm_}.norm2.bias": named(f"{hf}.norm2.bias"),
-            f"{timm_}.mlp.fc1.weight": matmul[f"{i}/mlp/fc1"],
-            f"{timm_}.mlp.fc1.bias": named(f"{hf}.mlp.fc1.bias"),
-            f"{timm_}.mlp.fc2.weight": matmul[f"{i}/mlp/fc2"],
-            f"{timm_}.mlp.fc2.bias": named(f"{hf}.mlp.fc2.bias"),
-            f"{timm_}.ls2.gamma": named(f"{hf}.layer_scale2.lambda1"),
-        }
-    return out
+    return out | vit_blocks(DINOV2_BLOCKS, depth, named, matmul)
 
 
 def clip_from_quantized_onnx(path: Path, model_name: str) -> StateDict:
@@ -171,24 +199,7 @@ def clip_from_quantized_onnx(path: Path, model_name: str) -> StateDict:
         "head.bias": torch.zeros(projection.shape[0]),
     }
     depth = 1 + max(int(k.split("/", 1)[0]) for k in linear if k[0].isdigit())
-    for i in range(depth):
-        hf, timm_ = f"encoder.layers.{i}", f"blocks.{i}"
-        qkv = ("q_proj", "k_proj", "v_proj")
-        out |= {
-            f"{timm_}.norm1.weight": named(f"{hf}.layer_norm1.weight"),
-            f"{timm_}.norm1.bias": named(f"{hf}.layer_norm1.bias"),
-            f"{timm_}.attn.qkv.weight": torch.cat([linear[f"{i}/self_attn/{p}"] for p in qkv]),
-            f"{timm_}.attn.qkv.bias": torch.cat([named(f"{hf}.self_attn.{p}.bias") for p in qkv]),
-            f"{timm_}.attn.proj.weight": linear[f"{i}/self_attn/out_proj"],
-            f"{timm_}.attn.proj.bias": named(f"{hf}.self_attn.out_proj.bias"),
-            f"{timm_}.norm2.weight": named(f"{hf}.layer_norm2.weight"),
-            f"{timm_}.norm2.bias": named(f"{hf}.layer_norm2.bias"),
-            f"{timm_}.mlp.fc1.weight": linear[f"{i}/mlp/fc1"],
-            f"{timm_}.mlp.fc1.bias": named(f"{hf}.mlp.fc1.bias"),
-            f"{timm_}.mlp.fc2.weight": linear[f"{i}/mlp/fc2"],
-            f"{timm_}.mlp.fc2.bias": named(f"{hf}.mlp.fc2.bias"),
-        }
-    return out
+    return out | vit_blocks(CLIP_BLOCKS, depth, named, linear)
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,11 @@
 
 Template media files are named ``<template>-<k>.webp``; ``index.json`` (from the pinned
 comfyui-workflow-templates-json archive) gives each template's tags, generating models and, per
-``k``, whether the file shows the workflow's input (possibly a real photo) or its output. Only
-outputs of workflows without image or video inputs are kept, so edits of real photos never pass
-as generated images.
+``k``, whether the file shows the workflow's input (possibly a real photo) or its output. By
+default only outputs of workflows without image or video inputs are kept, so no input photo
+passes as a generated image. A source with ``edited_outputs: true`` also keeps the outputs of
+image-edit workflows (every pixel of which the model decodes anew), but only the file that the
+index, or the two-image layout, names as the output: never one that may be the input.
 """
 
 from __future__ import annotations
@@ -39,20 +41,22 @@ def load_index(spec: SourceSpec) -> dict[str, dict[str, Any]]:
     return {t["name"]: t for category in categories for t in category.get("templates", [])}
 
 
-def is_output_of_prompt_only_workflow(template: dict, k: int, cfg: dict[str, Any]) -> bool:
-    """True when media file ``k`` of ``template`` is an output of a prompt-only workflow."""
+def is_generated_output(template: dict, k: int, cfg: dict[str, Any]) -> bool:
+    """True when media file ``k`` of ``template`` is a selected workflow's generated output."""
     tags = set(template.get("tags", []))
     if not set(cfg.get("tags_any", [])) & tags or tags & set(cfg.get("tags_none", [])):
-        return False
-    inputs = template.get("io", {}).get("inputs", [])
-    if any(i.get("mediaType") in ("image", "video") for i in inputs):
         return False
     if template["name"] in set(cfg.get("exclude_templates", [])):
         return False
     thumbs = template.get("thumbnail") or []
-    if k <= len(thumbs):
-        return str(thumbs[k - 1]).startswith("output/")
-    return not (template.get("thumbnailVariant") in TWO_IMAGE_VARIANTS and k == 1)
+    two_images = template.get("thumbnailVariant") in TWO_IMAGE_VARIANTS
+    named = k <= len(thumbs)  # the index says what file k shows
+    is_output = str(thumbs[k - 1]).startswith("output/") if named else not (two_images and k == 1)
+    inputs = template.get("io", {}).get("inputs", [])
+    if any(i.get("mediaType") in ("image", "video") for i in inputs):
+        # an edit: its output only where the index or the before/after layout says which it is
+        return bool(cfg.get("edited_outputs", False)) and is_output and (named or two_images)
+    return is_output
 
 
 def select(spec: SourceSpec, files_dir: Path, rels: list[str]) -> dict[str, dict[str, Any]]:
@@ -62,7 +66,7 @@ def select(spec: SourceSpec, files_dir: Path, rels: list[str]) -> dict[str, dict
     for rel in rels:
         match = MEDIA_NAME.fullmatch(rel)
         template = templates.get(match["name"]) if match else None
-        if template and is_output_of_prompt_only_workflow(template, int(match["k"]), spec.options):
+        if template and is_generated_output(template, int(match["k"]), spec.options):
             kept[rel] = {"generator": "+".join(template.get("models", [])) or template["name"]}
         else:
             (files_dir / rel).unlink()

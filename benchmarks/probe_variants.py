@@ -34,12 +34,13 @@ from probe_study import SETS, pipeline_probe, scenario_sets, scored, study_parse
 from sklearn.preprocessing import StandardScaler, normalize
 
 from avatar_type.data import packed
-from avatar_type.data.aggregate import AggregateConfig, Task, process
+from avatar_type.data.aggregate import Task, process
 from avatar_type.labels import CLASS_TO_INDEX, CLASSES
 from avatar_type.models.registry import build_model, data_config
-from avatar_type.params import load_yaml
+from avatar_type.params import load_yaml, section
 from avatar_type.sources.generators import mobilestylegan
 from avatar_type.sources.spec import parse_source
+from avatar_type.stages.aggregate import AggregateSettings
 from avatar_type.train.data import Normalise, packed_at, resize_batch
 from avatar_type.train.features import cached_features, embed, feature_key, weights_identity
 from avatar_type.train.imbalance import source_weights
@@ -73,8 +74,7 @@ def stylegan_train_features(arch: str, size: int, seed: int) -> np.ndarray:
     raw = load_yaml("sources.yaml")["sources"][STYLEGAN]
     pin = {**raw["pin"], "seed": STYLEGAN_TRAIN_SEED, "count": STYLEGAN_TRAIN_COUNT}
     spec = parse_source(f"{STYLEGAN}-train", {**raw, "pin": pin})
-    section = load_yaml("params.yaml")["aggregate"]
-    cfg = AggregateConfig(**{k: section[k] for k in AggregateConfig.__dataclass_fields__})
+    cfg = section(load_yaml("params.yaml"), "aggregate", AggregateSettings).images()
     settings = {k: v for k, v in asdict(cfg).items() if k != "workers"}
     weights = weights_identity(arch, "offline", seed)
     blob = f"{arch}|{weights}|{size}|{pin}|{raw['options']}|{settings}"

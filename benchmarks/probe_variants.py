@@ -30,19 +30,25 @@ import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
-from probe_study import SETS, pipeline_probe, scenario_sets, scored, study_parser
+from probe_study import (
+    SETS,
+    backbone_features,
+    embedded,
+    pipeline_probe,
+    scenario_sets,
+    scored,
+    study_parser,
+)
 from sklearn.preprocessing import StandardScaler, normalize
 
-from avatar_type.data import packed
 from avatar_type.data.aggregate import Task, process
 from avatar_type.labels import CLASS_TO_INDEX, CLASSES
-from avatar_type.models.registry import build_model, data_config
 from avatar_type.params import load_yaml, section
 from avatar_type.sources.generators import mobilestylegan
 from avatar_type.sources.spec import parse_source
 from avatar_type.stages.aggregate import AggregateSettings
-from avatar_type.train.data import Normalise, packed_at, resize_batch
-from avatar_type.train.features import cached_features, embed, feature_key, weights_identity
+from avatar_type.train.data import resize_batch
+from avatar_type.train.features import cached_features, weights_identity
 from avatar_type.train.imbalance import source_weights
 
 BACKBONES = {
@@ -54,18 +60,6 @@ DCGAN = "gan-face-dcgan"
 STYLEGAN = "stylegan-faces"
 STYLEGAN_TRAIN_SEED = 1  # the held-out faces are drawn with sources.yaml's seed (0)
 STYLEGAN_TRAIN_COUNT = 200
-
-
-def _embedded(arch: str, size: int, images: np.ndarray) -> np.ndarray:
-    model = build_model(arch, "offline", img_size=size).eval()
-    dc = data_config(model)
-    return embed(model, images, Normalise(dc["mean"], dc["std"]), torch.device("cpu"))
-
-
-def backbone_features(pack: Path, arch: str, size: int, seed: int) -> np.ndarray:
-    """The train stage's cached features of every pack image (same key, same cache)."""
-    key = feature_key(arch, "offline", size, pack / packed.IMAGES, seed)
-    return cached_features(key, lambda: _embedded(arch, size, packed_at(pack, size)[0]))
 
 
 def stylegan_train_features(arch: str, size: int, seed: int) -> np.ndarray:
@@ -89,7 +83,7 @@ def stylegan_train_features(arch: str, size: int, seed: int) -> np.ndarray:
                     raise RuntimeError(f"{spec.name}/{rel}: {reason}")
                 faces.append(np.asarray(Image.open(io.BytesIO(rows[0]["jpeg"])).convert("RGB")))
         images = resize_batch(torch.from_numpy(np.stack(faces)), size).numpy()
-        return _embedded(arch, size, images)
+        return embedded(arch, size, images)
 
     return cached_features(hashlib.sha256(blob.encode()).hexdigest()[:20], compute)
 

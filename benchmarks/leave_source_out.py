@@ -154,6 +154,8 @@ def main() -> None:
         parser.error(
             f"--model {args.model}: mode {cfg.mode!r}; this refits linear_probe models only"
         )
+    if cfg.weights != "offline":
+        parser.error(f"--model {args.model}: weights {cfg.weights!r}; this reads offline weights")
     index, _ = scenario_sets(args)
     split = pd.read_csv(args.splits / f"{args.scenario}.csv", keep_default_na=False)
     chosen = split.loc[split["split"].isin(IN_SOURCE), "id"]

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from probe_study import backbone_features, scenario_sets, study_parser
-from sklearn.linear_model import LogisticRegression
+from probe_study import backbone_features, pipeline_probe, study_parser
 from tqdm import tqdm
 
+from avatar_type.data import packed
 from avatar_type.evaluate.uncertainty import macro_f1
 from avatar_type.labels import CLASSES
 from avatar_type.params import load_yaml
@@ -56,17 +56,14 @@ def family(source: str) -> str:
     return source
 
 
-def predictions(x: np.ndarray, y: np.ndarray, sources: np.ndarray, cfg) -> np.ndarray:
+def predictions(
+    x: np.ndarray, y: np.ndarray, sources: np.ndarray, families: np.ndarray, cfg
+) -> np.ndarray:
     """Every image's predicted class from the probe fitted without its family."""
-    families = np.array([family(s) for s in sources])
     pred = np.empty(len(y), dtype=int)
     for name in tqdm(sorted(set(families)), desc="families left out", unit="family"):
         out = families == name
-        probe = LogisticRegression(
-            C=cfg.probe_c,
-            max_iter=2000,
-            class_weight="balanced" if cfg.imbalance != "none" else None,
-        )
+        probe = pipeline_probe(cfg.probe_c)
         weights = source_weights(y[~out], sources[~out], cfg.source_balance)
         probe.fit(x[~out], y[~out], sample_weight=weights)
         pred[out] = probe.predict(x[out])
@@ -91,11 +88,13 @@ def family_bootstrap(
     return {key: np.percentile(v, [2.5, 97.5]).round(2).tolist() for key, v in stats.items()}
 
 
-def family_table(y: np.ndarray, pred: np.ndarray, sources: np.ndarray) -> pd.DataFrame:
+def family_table(
+    y: np.ndarray, pred: np.ndarray, sources: np.ndarray, families: np.ndarray
+) -> pd.DataFrame:
     """Per family: class, sources, images, accuracy and where its misses went."""
     frame = pd.DataFrame(
         {
-            "family": [family(s) for s in sources],
+            "family": families,
             "source": sources,
             "class": np.array(CLASSES)[y],
             "predicted": np.array(CLASSES)[pred],
@@ -154,19 +153,21 @@ def main() -> None:
         parser.error(
             f"--model {args.model}: mode {cfg.mode!r}; this refits linear_probe models only"
         )
+    if cfg.imbalance == "none":  # the pipeline's probe then fits without balanced classes
+        parser.error(f"--model {args.model}: imbalance 'none'; this refits balanced probes")
     if cfg.weights != "offline":
         parser.error(f"--model {args.model}: weights {cfg.weights!r}; this reads offline weights")
-    index, _ = scenario_sets(args)
+    _, index = packed.load(args.pack)
     split = pd.read_csv(args.splits / f"{args.scenario}.csv", keep_default_na=False)
     chosen = split.loc[split["split"].isin(IN_SOURCE), "id"]
     rows = np.flatnonzero(index["id"].isin(chosen).to_numpy())
     x = backbone_features(args.pack, cfg.arch, cfg.img_size, args.seed)[rows]
     y = index["label"].iloc[rows].map(CLASSES.index).to_numpy()
     sources = index["source"].iloc[rows].to_numpy()
-    pred = predictions(x, y, sources, cfg)
     families = np.array([family(s) for s in sources])
+    pred = predictions(x, y, sources, families, cfg)
     ci = family_bootstrap(y, pred, families, args.seed)
-    table = family_table(y, pred, sources)
+    table = family_table(y, pred, sources, families)
     f1 = float(macro_f1(y[None], pred[None])[0])
     print(
         f"\n{args.model}, {args.scenario}: {len(y)} in-source images of {len(set(families))} "
